@@ -1,0 +1,125 @@
+"""BatchCreateTasks, BatchDeleteTasks and the Operations mixin (reference §2.6, §2.11).
+
+Batches run synchronously, so every operation is returned already `done`; GetOperation
+serves it again from the store. A repeated `request_id` returns the first operation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from emulator import errors
+from emulator.api import convert, pb, status
+from emulator.api.service import CloudTasksService
+from emulator.store import limits
+from emulator.store.names import QueueName, TaskName, parse_operation_name
+
+NONE_SUCCEEDED = (
+    "None of the requests succeeded, refer to {metadata}.failed_requests for individual "
+    "error details"
+)
+
+
+class BatchService:
+    def __init__(self, tasks: CloudTasksService) -> None:
+        self.tasks = tasks
+        self.store = tasks.store
+
+    def batch_create_tasks(self, request: Any) -> Any:
+        parent = QueueName.parse(request.parent)
+        _check_count(len(request.requests), limits.MAX_BATCH_CREATE, "requests")
+        self.store.get_queue(parent)
+
+        def create(index: int) -> Any:
+            item = pb.CreateTaskRequest()
+            item.CopyFrom(request.requests[index])
+            if item.parent and item.parent != str(parent):
+                raise errors.InvalidArgument(
+                    f"requests[{index}].parent ('{item.parent}') must be the batch's parent "
+                    f"('{parent}')."
+                )
+            item.parent = str(parent)
+            return self.tasks.create_task(item)
+
+        return self._run(
+            request, parent, len(request.requests), create,
+            pb.BatchCreateTasksMetadata, pb.BatchCreateTasksResponse, "tasks",
+        )
+
+    def batch_delete_tasks(self, request: Any) -> Any:
+        parent = QueueName.parse(request.parent)
+        _check_count(len(request.names), limits.MAX_BATCH_DELETE, "names")
+        self.store.get_queue(parent)
+
+        def delete(index: int) -> None:
+            name = TaskName.parse(request.names[index])
+            if name.queue_name != parent:
+                raise errors.task_in_other_queue(str(parent), str(name.queue_name))
+            self.store.delete_task(name)
+
+        return self._run(
+            request, parent, len(request.names), delete,
+            pb.BatchDeleteTasksMetadata, pb.Empty, None,
+        )
+
+    def _run(
+        self,
+        request: Any,
+        parent: QueueName,
+        count: int,
+        action: Callable[[int], Any],
+        metadata_type: Any,
+        response_type: Any,
+        results_field: str | None,
+    ) -> Any:
+        if request.request_id in self.store.operation_by_request_id:
+            return pb.Operation.FromString(
+                self.store.operations[self.store.operation_by_request_id[request.request_id]]
+            )
+        metadata = metadata_type(start_time=convert.timestamp(self.store.clock.now()))
+        response = response_type()
+        for index in range(count):
+            try:
+                result = action(index)
+            except errors.ApiError as error:
+                metadata.failed_requests[index].CopyFrom(status.to_rpc_status(error))
+            else:
+                if results_field:
+                    getattr(response, results_field).append(result)
+        metadata.end_time.CopyFrom(convert.timestamp(self.store.clock.now()))
+        states = metadata_type.State
+        operation = pb.Operation(
+            name=f"{parent.parent}/operations/{uuid.uuid4().hex}", done=True
+        )
+        if count and len(metadata.failed_requests) == count:
+            metadata.state = states.Value("FAILED")
+            operation.error.code = errors.Code.ABORTED
+            operation.error.message = NONE_SUCCEEDED.format(
+                metadata=metadata_type.DESCRIPTOR.name
+            )
+        else:
+            metadata.state = states.Value(
+                "PARTIALLY_SUCCEEDED" if metadata.failed_requests else "SUCCEEDED"
+            )
+            operation.response.Pack(response)
+        operation.metadata.Pack(metadata)
+        self.store.operations[operation.name] = operation.SerializeToString()
+        if request.request_id:
+            self.store.operation_by_request_id[request.request_id] = operation.name
+        return operation
+
+    def get_operation(self, request: Any) -> Any:
+        parse_operation_name(request.name)
+        stored = self.store.operations.get(request.name)
+        if stored is None:
+            raise errors.NotFound(errors.ENTITY_NOT_FOUND)
+        return pb.Operation.FromString(stored)
+
+
+def _check_count(count: int, maximum: int, field: str) -> None:
+    if count == 0:
+        raise errors.InvalidArgument(f"{field} is required: give at least one.")
+    if count > maximum:
+        raise errors.InvalidArgument(f"At most {maximum} {field} per batch, got {count}.")

@@ -1,0 +1,123 @@
+"""The gRPC surface: CloudTasks, the Locations and Operations mixins, and health.
+
+The installed client package ships message types but no service descriptor, so the
+method table is built here from (method name, request class, service method). Requests
+arrive as raw bytes and are parsed inside the handler, so a malformed message becomes
+INVALID_ARGUMENT rather than gRPC's generic deserialization failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from google.cloud.location import locations_pb2
+from google.protobuf.message import DecodeError
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from emulator import errors
+from emulator.api import pb
+from emulator.api.batch import BatchService
+from emulator.api.iam import IamService
+from emulator.api.locations import LocationsService
+from emulator.api.service import CloudTasksService
+from emulator.api.status import to_grpc_status
+
+log = logging.getLogger("emulator.grpc")
+
+CLOUD_TASKS = "google.cloud.tasks.v2.CloudTasks"
+LOCATIONS = "google.cloud.location.Locations"
+OPERATIONS = "google.longrunning.Operations"
+
+ServiceMethod = Callable[[Any], Any]
+
+
+def _handler(
+    rpc: str, request_type: Any, method: ServiceMethod
+) -> grpc.RpcMethodHandler:
+    async def handle(raw: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        failure: errors.ApiError
+        try:
+            request = request_type.FromString(raw)
+        except DecodeError:
+            failure = errors.InvalidArgument(
+                f"The request could not be parsed as a {request_type.DESCRIPTOR.full_name}."
+            )
+        else:
+            try:
+                response = method(request)
+                return bytes(response.SerializeToString())
+            except errors.ApiError as error:
+                failure = error
+            except Exception:
+                log.exception("%s failed unexpectedly", rpc)
+                failure = _Internal(f"{rpc} failed inside the emulator; see its log.")
+        await context.abort_with_status(to_grpc_status(failure))
+        raise AssertionError("abort_with_status returned")  # pragma: no cover
+
+    return grpc.unary_unary_rpc_method_handler(handle)
+
+
+class _Internal(errors.ApiError):
+    code = errors.Code.INTERNAL
+
+
+def generic_handlers(
+    tasks: CloudTasksService,
+    iam: IamService,
+    batch: BatchService,
+    locations: LocationsService,
+) -> list[grpc.GenericRpcHandler]:
+    cloud_tasks: dict[str, tuple[Any, ServiceMethod]] = {
+        "ListQueues": (pb.ListQueuesRequest, tasks.list_queues),
+        "GetQueue": (pb.GetQueueRequest, tasks.get_queue),
+        "CreateQueue": (pb.CreateQueueRequest, tasks.create_queue),
+        "UpdateQueue": (pb.UpdateQueueRequest, tasks.update_queue),
+        "DeleteQueue": (pb.DeleteQueueRequest, tasks.delete_queue),
+        "PurgeQueue": (pb.PurgeQueueRequest, tasks.purge_queue),
+        "PauseQueue": (pb.PauseQueueRequest, tasks.pause_queue),
+        "ResumeQueue": (pb.ResumeQueueRequest, tasks.resume_queue),
+        "GetIamPolicy": (pb.GetIamPolicyRequest, iam.get_iam_policy),
+        "SetIamPolicy": (pb.SetIamPolicyRequest, iam.set_iam_policy),
+        "TestIamPermissions": (pb.TestIamPermissionsRequest, iam.test_iam_permissions),
+        "ListTasks": (pb.ListTasksRequest, tasks.list_tasks),
+        "GetTask": (pb.GetTaskRequest, tasks.get_task),
+        "CreateTask": (pb.CreateTaskRequest, tasks.create_task),
+        "DeleteTask": (pb.DeleteTaskRequest, tasks.delete_task),
+        "RunTask": (pb.RunTaskRequest, tasks.run_task),
+        "BatchCreateTasks": (pb.BatchCreateTasksRequest, batch.batch_create_tasks),
+        "BatchDeleteTasks": (pb.BatchDeleteTasksRequest, batch.batch_delete_tasks),
+        "GetCmekConfig": (pb.GetCmekConfigRequest, tasks.get_cmek_config),
+        "UpdateCmekConfig": (pb.UpdateCmekConfigRequest, tasks.update_cmek_config),
+    }
+    mixins: dict[str, dict[str, tuple[Any, ServiceMethod]]] = {
+        LOCATIONS: {
+            "ListLocations": (locations_pb2.ListLocationsRequest, locations.list_locations),
+            "GetLocation": (locations_pb2.GetLocationRequest, locations.get_location),
+        },
+        OPERATIONS: {"GetOperation": (pb.GetOperationRequest, batch.get_operation)},
+    }
+    services = {CLOUD_TASKS: cloud_tasks, **mixins}
+    return [
+        grpc.method_handlers_generic_handler(
+            service,
+            {
+                rpc: _handler(f"{service}/{rpc}", request_type, method)
+                for rpc, (request_type, method) in table.items()
+            },
+        )
+        for service, table in services.items()
+    ]
+
+
+def add_health(server: grpc.aio.Server) -> health.aio.HealthServicer:
+    servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    return servicer
+
+
+async def mark_serving(servicer: health.aio.HealthServicer) -> None:
+    for service in ("", CLOUD_TASKS):
+        await servicer.set(service, health_pb2.HealthCheckResponse.SERVING)

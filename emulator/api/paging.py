@@ -1,0 +1,52 @@
+"""Opaque page tokens: where the last page stopped, for which filter, issued when.
+
+A token carries the key of the last item returned (not an offset), so pages stay
+correct while items are added or removed between calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from emulator import errors
+from emulator.store import limits
+
+
+@dataclass(frozen=True)
+class PageToken:
+    after: str | int
+    filter: str
+    issued: float
+
+    def encode(self) -> str:
+        raw = json.dumps({"a": self.after, "f": self.filter, "t": self.issued}).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(token: str, *, filter_: str, now: datetime) -> PageToken | None:
+    """The token's position, or None for the first page; INVALID_ARGUMENT if unusable."""
+    if not token:
+        return None
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        parsed = PageToken(after=raw["a"], filter=raw["f"], issued=float(raw["t"]))
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise errors.InvalidArgument("The page_token is invalid.") from None
+    if parsed.filter != filter_:
+        raise errors.InvalidArgument(
+            "The filter must not change between pages: it differs from the one the "
+            "page_token was issued for."
+        )
+    if now.timestamp() - parsed.issued > limits.PAGE_TOKEN_TTL.total_seconds():
+        raise errors.InvalidArgument("The page_token has expired (tokens are valid for 2 hours).")
+    return parsed
+
+
+def page_size(requested: int, maximum: int) -> int:
+    if requested < 0:
+        raise errors.InvalidArgument(f"page_size must not be negative, got {requested}.")
+    return min(requested or maximum, maximum)

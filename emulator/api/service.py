@@ -1,0 +1,218 @@
+"""The CloudTasks service: one method per RPC, protobuf request in, protobuf response out.
+
+Transport-neutral: the gRPC handlers and (later) the REST routes call the same methods,
+so both surfaces share one set of rules. Each method validates names, converts the
+request into records, lets the store act, and converts the result back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf import field_mask_pb2
+
+from emulator import errors
+from emulator.api import convert, filters, paging, pb
+from emulator.store import Store, headers, limits, validation
+from emulator.store.names import LocationName, QueueName, TaskName, cmek_name, parse_cmek_name
+from emulator.store.records import QueueState, Task, View
+
+# Called by RunTask: dispatch the task now and return it as it looks right after the
+# dispatch. None until a dispatcher is attached.
+TaskRunner = Callable[[TaskName], Task]
+
+_OUTPUT_ONLY_QUEUE_PATHS = {"name", "state", "purge_time", "rate_limits.max_burst_size"}
+
+
+def _view(value: int) -> View:
+    try:
+        return View(value)
+    except ValueError:
+        raise errors.InvalidArgument(f"Invalid response_view {value}.") from None
+
+
+class CloudTasksService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.run_task_hook: TaskRunner | None = None
+
+    # -- queues ----------------------------------------------------------------------
+
+    def list_queues(self, request: Any) -> Any:
+        parent = LocationName.parse(request.parent)
+        size = paging.page_size(request.page_size, limits.MAX_QUEUES_PAGE_SIZE)
+        matches = filters.parse(request.filter)
+        token = paging.decode(request.page_token, filter_=request.filter, now=self.store.clock.now())
+        after = str(token.after) if token else ""
+        queues = [q for q in self.store.list_queues(parent) if str(q.name) > after and matches(q)]
+        response = pb.ListQueuesResponse(queues=[convert.queue_to_pb(q) for q in queues[:size]])
+        if len(queues) > size:
+            response.next_page_token = paging.PageToken(
+                after=str(queues[size - 1].name),
+                filter=request.filter,
+                issued=self.store.clock.now().timestamp(),
+            ).encode()
+        return response
+
+    def get_queue(self, request: Any) -> Any:
+        return convert.queue_to_pb(self.store.get_queue(QueueName.parse(request.name)))
+
+    def create_queue(self, request: Any) -> Any:
+        parent = LocationName.parse(request.parent)
+        if not request.HasField("queue"):
+            raise errors.InvalidArgument("CreateQueueRequest.queue is required.")
+        name = QueueName.parse(request.queue.name)
+        if name.parent != parent:
+            raise errors.InvalidArgument(
+                f"The queue name ('{name}') must be under the parent from the request "
+                f"('{parent}')."
+            )
+        queue = convert.queue_from_pb(request.queue, name)
+        validation.validate_queue(queue)
+        return convert.queue_to_pb(self.store.create_queue(queue))
+
+    def update_queue(self, request: Any) -> Any:
+        if not request.HasField("queue"):
+            raise errors.InvalidArgument("UpdateQueueRequest.queue is required.")
+        name = QueueName.parse(request.queue.name)
+        paths = set(request.update_mask.paths) - _OUTPUT_ONLY_QUEUE_PATHS
+        mask = field_mask_pb2.FieldMask(paths=sorted(paths))
+        if not mask.IsValidForDescriptor(pb.Queue.DESCRIPTOR):
+            unknown = [p for p in sorted(paths) if not _is_queue_path(p)]
+            raise errors.InvalidArgument(
+                f"update_mask has paths that are not fields of Queue: {', '.join(unknown)}."
+            )
+        existing = self.store.find_queue(name)
+        if not request.update_mask.paths:
+            # Empty mask: every mutable field is replaced by the request's value.
+            merged, keep_zero = request.queue, False
+        else:
+            merged = convert.queue_to_pb(existing) if existing else pb.Queue()
+            mask.MergeMessage(
+                request.queue, merged, replace_message_field=True, replace_repeated_field=True
+            )
+            # A masked max_doublings is explicit, and one kept from the existing queue is
+            # already resolved: in both cases 0 means 0, not "use the default".
+            keep_zero = existing is not None or _covers(paths, "retry_config.max_doublings")
+        queue = convert.queue_from_pb(merged, name, keep_zero_doublings=keep_zero)
+        validation.validate_queue(queue)
+        return convert.queue_to_pb(self.store.put_queue(queue))
+
+    def delete_queue(self, request: Any) -> Any:
+        self.store.delete_queue(QueueName.parse(request.name))
+        return pb.Empty()
+
+    def purge_queue(self, request: Any) -> Any:
+        return convert.queue_to_pb(self.store.purge_queue(QueueName.parse(request.name)))
+
+    def pause_queue(self, request: Any) -> Any:
+        name = QueueName.parse(request.name)
+        return convert.queue_to_pb(self.store.set_queue_state(name, QueueState.PAUSED))
+
+    def resume_queue(self, request: Any) -> Any:
+        name = QueueName.parse(request.name)
+        return convert.queue_to_pb(self.store.set_queue_state(name, QueueState.RUNNING))
+
+    # -- tasks -----------------------------------------------------------------------
+
+    def list_tasks(self, request: Any) -> Any:
+        parent = QueueName.parse(request.parent)
+        view = _view(request.response_view)
+        size = paging.page_size(request.page_size, limits.MAX_TASKS_PAGE_SIZE)
+        token = paging.decode(request.page_token, filter_="", now=self.store.clock.now())
+        after = int(token.after) if token else 0
+        tasks = [t for t in self.store.list_tasks(parent) if t.seq > after]
+        response = pb.ListTasksResponse(tasks=[convert.task_to_pb(t, view) for t in tasks[:size]])
+        if len(tasks) > size:
+            response.next_page_token = paging.PageToken(
+                after=tasks[size - 1].seq, filter="", issued=self.store.clock.now().timestamp()
+            ).encode()
+        return response
+
+    def get_task(self, request: Any) -> Any:
+        view = _view(request.response_view)
+        return convert.task_to_pb(self.store.get_task(TaskName.parse(request.name)), view)
+
+    def create_task(self, request: Any) -> Any:
+        parent = QueueName.parse(request.parent)
+        view = _view(request.response_view)
+        if not request.HasField("task"):
+            raise errors.InvalidArgument("CreateTaskRequest.task is required.")
+        message = request.task
+        name = TaskName.parse(message.name) if message.name else None
+        if name is not None and name.queue_name != parent:
+            raise errors.task_in_other_queue(str(parent), str(name.queue_name))
+        queue = self.store.get_queue(parent)
+        if message.WhichOneof("message_type") is None:
+            raise errors.InvalidArgument(
+                "Task.message_type is required: set exactly one of http_request or "
+                "app_engine_http_request."
+            )
+        now = self.store.clock.now()
+        name = name or TaskName(parent, self.store.new_task_id(parent))
+        task = convert.task_from_pb(message, name, now=now, queue_retry=queue.retry_config)
+        headers.normalize(task.request)
+        validation.validate_task(task, queue, now)
+        size = convert.task_to_pb(task, View.FULL).ByteSize()
+        if size > limits.MAX_TASK_SIZE:
+            raise errors.InvalidArgument(
+                f"Task size is {size} bytes, more than the maximum of {limits.MAX_TASK_SIZE}."
+            )
+        return convert.task_to_pb(self.store.create_task(task), view)
+
+    def delete_task(self, request: Any) -> Any:
+        self.store.delete_task(TaskName.parse(request.name))
+        return pb.Empty()
+
+    def run_task(self, request: Any) -> Any:
+        name = TaskName.parse(request.name)
+        view = _view(request.response_view)
+        self.store.get_task(name)
+        if self.run_task_hook is None:
+            raise errors.FailedPrecondition("RunTask is not available: dispatcher not running.")
+        return convert.task_to_pb(self.run_task_hook(name), view)
+
+    # -- CMEK and locations ------------------------------------------------------------
+
+    def get_cmek_config(self, request: Any) -> Any:
+        location = parse_cmek_name(request.name)
+        return pb.CmekConfig(
+            name=cmek_name(location), kms_key=self.store.cmek_keys.get(location, "")
+        )
+
+    def update_cmek_config(self, request: Any) -> Any:
+        if not request.HasField("cmek_config"):
+            raise errors.InvalidArgument("UpdateCmekConfigRequest.cmek_config is required.")
+        location = parse_cmek_name(request.cmek_config.name)
+        unknown = [p for p in request.update_mask.paths if p != "kms_key"]
+        if unknown:
+            raise errors.InvalidArgument(
+                f"update_mask has paths that are not mutable fields of CmekConfig: "
+                f"{', '.join(unknown)}."
+            )
+        key = request.cmek_config.kms_key
+        if key and not _KMS_KEY.fullmatch(key):
+            raise errors.InvalidArgument(
+                'kms_key must be formatted: "projects/<PROJECT_ID>/locations/<LOCATION_ID>/'
+                'keyRings/<KEY_RING>/cryptoKeys/<KEY>".'
+            )
+        if key:
+            self.store.cmek_keys[location] = key
+        else:
+            self.store.cmek_keys.pop(location, None)  # an empty key turns CMEK off
+        return pb.CmekConfig(name=cmek_name(location), kms_key=key)
+
+
+def _is_queue_path(path: str) -> bool:
+    return field_mask_pb2.FieldMask(paths=[path]).IsValidForDescriptor(pb.Queue.DESCRIPTOR)
+
+
+def _covers(paths: set[str], field: str) -> bool:
+    """Whether a mask with `paths` names `field` itself or one of its parents."""
+    parts = field.split(".")
+    return any(".".join(parts[:i]) in paths for i in range(1, len(parts) + 1))
+
+
+_KMS_KEY = re.compile(r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+")

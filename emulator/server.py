@@ -1,0 +1,93 @@
+"""Assembles the emulator on one event loop: the store, the gRPC server and the web app."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from aiohttp import web
+
+from emulator.api import grpc_server
+from emulator.api.batch import BatchService
+from emulator.api.iam import IamService
+from emulator.api.locations import LocationsService
+from emulator.api.service import CloudTasksService
+from emulator.clock import Clock, RealClock
+from emulator.settings import Settings
+from emulator.store import Store
+from emulator.web import make_app
+
+log = logging.getLogger("emulator")
+
+
+class EmulatorServer:
+    """Start with `await start()`, stop with `await stop()`; ports 0 pick free ones."""
+
+    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None) -> None:
+        self.settings = settings or Settings()
+        self.clock = clock or RealClock()
+        self.store = Store(
+            self.clock,
+            task_tombstone_ttl=self.settings.task_tombstone_ttl,
+            queue_tombstone_ttl=self.settings.queue_tombstone_ttl,
+        )
+        self.tasks = CloudTasksService(self.store)
+        self._grpc: grpc.aio.Server | None = None
+        self._web: web.AppRunner | None = None
+        self.grpc_port = 0
+        self.http_port = 0
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{_connect_host(self.settings.host)}:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{_connect_host(self.settings.host)}:{self.http_port}"
+
+    async def start(self) -> None:
+        server = grpc.aio.server()
+        server.add_generic_rpc_handlers(
+            grpc_server.generic_handlers(
+                self.tasks,
+                IamService(self.store),
+                BatchService(self.tasks),
+                LocationsService(self.store, self.settings.default_location),
+            )
+        )
+        health = grpc_server.add_health(server)
+        address = f"{_bind_host(self.settings.host)}:{self.settings.port}"
+        self.grpc_port = server.add_insecure_port(address)
+        if not self.grpc_port:
+            raise OSError(f"cannot listen for gRPC on {address}")
+        await server.start()
+        await grpc_server.mark_serving(health)
+        self._grpc = server
+
+        runner = web.AppRunner(make_app(self.grpc_target), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.host, self.settings.http_port)
+        await site.start()
+        self._web = runner
+        self.http_port = runner.addresses[0][1]
+
+    async def stop(self, grace: float = 0.5) -> None:
+        if self._web is not None:
+            await self._web.cleanup()
+            self._web = None
+        if self._grpc is not None:
+            await self._grpc.stop(grace)
+            self._grpc = None
+
+
+def _bind_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _connect_host(host: str) -> str:
+    """Where a client on this machine connects for a server bound to `host`."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return _bind_host(host)

@@ -1,0 +1,46 @@
+"""How Cloud Tasks rewrites a new task's headers before storing it (reference §5.2, §5.3)."""
+
+from __future__ import annotations
+
+from emulator.store import limits
+from emulator.store.records import AppEngineHttpRequest, HttpRequest, TaskRequest
+
+_IGNORED = ("host", "content-length", "user-agent")
+_RESERVED_PREFIXES = ("x-google-", "x-appengine-")
+
+
+def _kept(headers: dict[str, str]) -> dict[str, str]:
+    """The caller's headers without those the service sets itself (casing kept)."""
+    return {
+        key: value
+        for key, value in headers.items()
+        if key.lower() not in _IGNORED and not key.lower().startswith(_RESERVED_PREFIXES)
+    }
+
+
+def _get(headers: dict[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
+def normalize(request: TaskRequest) -> None:
+    """Rewrite `request.headers` in place the way the stored task shows them."""
+    if isinstance(request, HttpRequest):
+        # No default Content-Type for HTTP tasks; the User-Agent is always the service's.
+        request.headers = {**_kept(request.headers), "User-Agent": limits.HTTP_USER_AGENT}
+    else:
+        _normalize_app_engine(request)
+
+
+def _normalize_app_engine(request: AppEngineHttpRequest) -> None:
+    caller_agent = _get(request.headers, "User-Agent")
+    headers = _kept(request.headers)
+    headers["User-Agent"] = (
+        f"{caller_agent} {limits.APP_ENGINE_USER_AGENT}"
+        if caller_agent
+        else limits.APP_ENGINE_USER_AGENT
+    )
+    if request.body:
+        if _get(headers, "Content-Type") is None:
+            headers["Content-Type"] = "application/octet-stream"
+        headers["Content-Length"] = str(len(request.body))
+    request.headers = headers

@@ -1,0 +1,164 @@
+"""Plain typed records for queues, tasks and attempts: the store's vocabulary.
+
+They hold resolved values (defaults already filled in) and know nothing of protobuf;
+`emulator.api.convert` translates between them and the wire messages.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from emulator.store import limits
+from emulator.store.names import QueueName, TaskName
+
+
+class QueueState(enum.IntEnum):
+    STATE_UNSPECIFIED = 0
+    RUNNING = 1
+    PAUSED = 2
+    DISABLED = 3
+
+
+class HttpMethod(enum.IntEnum):
+    HTTP_METHOD_UNSPECIFIED = 0
+    POST = 1
+    GET = 2
+    HEAD = 3
+    PUT = 4
+    DELETE = 5
+    PATCH = 6
+    OPTIONS = 7
+
+
+class View(enum.IntEnum):
+    VIEW_UNSPECIFIED = 0
+    BASIC = 1
+    FULL = 2
+
+
+@dataclass
+class RateLimits:
+    max_dispatches_per_second: float = limits.DEFAULT_MAX_DISPATCHES_PER_SECOND
+    max_concurrent_dispatches: int = limits.DEFAULT_MAX_CONCURRENT_DISPATCHES
+
+    @property
+    def max_burst_size(self) -> int:
+        return limits.burst_size_for(self.max_dispatches_per_second)
+
+
+@dataclass
+class RetryConfig:
+    max_attempts: int = limits.DEFAULT_MAX_ATTEMPTS
+    max_retry_duration: timedelta = limits.DEFAULT_MAX_RETRY_DURATION
+    min_backoff: timedelta = limits.DEFAULT_MIN_BACKOFF
+    max_backoff: timedelta = limits.DEFAULT_MAX_BACKOFF
+    max_doublings: int = limits.DEFAULT_MAX_DOUBLINGS
+
+
+@dataclass
+class AppEngineRouting:
+    service: str = ""
+    version: str = ""
+    instance: str = ""
+    host: str = ""
+
+
+@dataclass
+class OAuthToken:
+    service_account_email: str
+    scope: str = ""
+
+
+@dataclass
+class OidcToken:
+    service_account_email: str
+    audience: str = ""
+
+
+Token = OAuthToken | OidcToken
+
+
+@dataclass
+class UriOverride:
+    """Each part is None when the override leaves it alone."""
+
+    scheme: int | None = None  # 1 HTTP, 2 HTTPS (0 documented as HTTPS)
+    host: str | None = None
+    port: int | None = None  # 0 clears the port
+    path: str | None = None
+    query: str | None = None
+    enforce_mode: int = 0  # 0/2 ALWAYS, 1 IF_NOT_EXISTS
+
+
+@dataclass
+class HttpTarget:
+    """Queue-level overrides for HTTP tasks (reference §4.6)."""
+
+    uri_override: UriOverride | None = None
+    http_method: HttpMethod = HttpMethod.HTTP_METHOD_UNSPECIFIED
+    header_overrides: list[tuple[str, str]] = field(default_factory=list)
+    token: Token | None = None
+
+
+@dataclass
+class Queue:
+    name: QueueName
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    retry_config: RetryConfig = field(default_factory=RetryConfig)
+    state: QueueState = QueueState.RUNNING
+    purge_time: datetime | None = None
+    app_engine_routing_override: AppEngineRouting | None = None
+    http_target: HttpTarget | None = None
+    logging_sampling_ratio: float | None = None  # None: no logging config
+
+
+@dataclass
+class HttpRequest:
+    url: str
+    http_method: HttpMethod = HttpMethod.POST
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    token: Token | None = None
+
+
+@dataclass
+class AppEngineHttpRequest:
+    http_method: HttpMethod = HttpMethod.POST
+    routing: AppEngineRouting | None = None
+    relative_uri: str = "/"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+TaskRequest = HttpRequest | AppEngineHttpRequest
+
+
+@dataclass
+class AttemptStatus:
+    code: int
+    message: str = ""
+
+
+@dataclass
+class Attempt:
+    schedule_time: datetime | None = None
+    dispatch_time: datetime | None = None
+    response_time: datetime | None = None
+    response_status: AttemptStatus | None = None
+
+
+@dataclass
+class Task:
+    name: TaskName
+    request: TaskRequest
+    schedule_time: datetime
+    create_time: datetime
+    dispatch_deadline: timedelta = limits.DEFAULT_DISPATCH_DEADLINE
+    retry_config: RetryConfig | None = None  # the task's own override, if any
+    dispatch_count: int = 0
+    response_count: int = 0
+    first_attempt: Attempt | None = None
+    last_attempt: Attempt | None = None
+    seq: int = 0  # creation order, assigned by the store: purge cut-off and list order

@@ -1,0 +1,228 @@
+"""The single source of truth for every API surface and the dispatcher.
+
+All methods are synchronous and never await: on one event loop they cannot interleave,
+so no locks are needed. Every state change is announced to the listeners (the
+dispatcher), with the name of the queue it concerns.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from emulator import errors
+from emulator.clock import Clock
+from emulator.store import limits
+from emulator.store.names import LocationName, QueueName, TaskName
+from emulator.store.records import Queue, QueueState, Task
+
+Listener = Callable[[QueueName], None]
+
+
+@dataclass
+class _QueueSlot:
+    queue: Queue
+    tasks: dict[str, Task] = field(default_factory=dict)
+    policy: bytes = b""  # a serialized google.iam.v1.Policy; opaque to the emulator
+
+
+class _Tombstones:
+    """Names that stay reserved until their expiry, dropped lazily."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, datetime] = {}
+
+    def add(self, name: str, until: datetime) -> None:
+        self._until[name] = until
+
+    def holds(self, name: str, now: datetime) -> bool:
+        until = self._until.get(name)
+        if until is None:
+            return False
+        if until <= now:
+            del self._until[name]
+            return False
+        return True
+
+    def clear(self) -> None:
+        self._until.clear()
+
+
+class Store:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        task_tombstone_ttl: timedelta = limits.DEFAULT_TASK_TOMBSTONE_TTL,
+        queue_tombstone_ttl: timedelta = limits.DEFAULT_QUEUE_TOMBSTONE_TTL,
+    ) -> None:
+        self.clock = clock
+        self.task_tombstone_ttl = task_tombstone_ttl
+        self.queue_tombstone_ttl = queue_tombstone_ttl
+        self._listeners: list[Listener] = []
+        self._seq = itertools.count(1)
+        self._queues: dict[QueueName, _QueueSlot] = {}
+        self._task_tombstones = _Tombstones()
+        self._queue_tombstones = _Tombstones()
+        self.cmek_keys: dict[LocationName, str] = {}
+        self.operations: dict[str, bytes] = {}  # serialized google.longrunning.Operation
+        self.operation_by_request_id: dict[str, str] = {}  # batch idempotency keys
+
+    # -- notifications ---------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self, name: QueueName) -> None:
+        for listener in self._listeners:
+            listener(name)
+
+    def reset(self) -> None:
+        """Forget everything: queues, tasks, tombstones, CMEK configs and operations."""
+        names = list(self._queues)
+        self._queues.clear()
+        self._task_tombstones.clear()
+        self._queue_tombstones.clear()
+        self.cmek_keys.clear()
+        self.operations.clear()
+        self.operation_by_request_id.clear()
+        for name in names:
+            self._changed(name)
+
+    # -- queues ----------------------------------------------------------------------
+
+    def _slot(self, name: QueueName, missing: str = errors.QUEUE_NOT_FOUND) -> _QueueSlot:
+        slot = self._queues.get(name)
+        if slot is None:
+            raise errors.NotFound(missing)
+        return slot
+
+    def _check_not_tombstoned(self, name: QueueName) -> None:
+        if self._queue_tombstones.holds(str(name), self.clock.now()):
+            raise errors.FailedPrecondition(errors.QUEUE_TOMBSTONED)
+
+    def create_queue(self, queue: Queue) -> Queue:
+        if queue.name in self._queues:
+            raise errors.AlreadyExists(errors.QUEUE_EXISTS)
+        self._check_not_tombstoned(queue.name)
+        self._queues[queue.name] = _QueueSlot(queue)
+        self._changed(queue.name)
+        return queue
+
+    def put_queue(self, queue: Queue) -> Queue:
+        """Replace a queue's configuration, creating the queue if it does not exist.
+
+        State and purge time are the store's: they survive the replacement.
+        """
+        slot = self._queues.get(queue.name)
+        if slot is None:
+            self._check_not_tombstoned(queue.name)
+            queue.state, queue.purge_time = QueueState.RUNNING, None
+            self._queues[queue.name] = _QueueSlot(queue)
+        else:
+            queue.state, queue.purge_time = slot.queue.state, slot.queue.purge_time
+            slot.queue = queue
+        self._changed(queue.name)
+        return queue
+
+    def get_queue(self, name: QueueName) -> Queue:
+        return self._slot(name).queue
+
+    def find_queue(self, name: QueueName) -> Queue | None:
+        slot = self._queues.get(name)
+        return slot.queue if slot else None
+
+    def list_queues(self, parent: LocationName) -> list[Queue]:
+        """The queues under `parent`, in lexicographical order of name."""
+        return [
+            slot.queue
+            for name, slot in sorted(self._queues.items(), key=lambda kv: str(kv[0]))
+            if name.parent == parent
+        ]
+
+    def locations(self, project: str) -> set[str]:
+        return {n.location for n in self._queues if n.project == project}
+
+    def delete_queue(self, name: QueueName) -> None:
+        slot = self._slot(name, missing=errors.ENTITY_NOT_FOUND)
+        del self._queues[name]
+        now = self.clock.now()
+        self._tombstone_tasks(slot.tasks.values(), now)
+        if self.queue_tombstone_ttl > timedelta(0):
+            self._queue_tombstones.add(str(name), now + self.queue_tombstone_ttl)
+        self._changed(name)
+
+    def purge_queue(self, name: QueueName) -> Queue:
+        """Delete every task created before now; the purge time is truncated to µs."""
+        slot = self._slot(name)
+        cutoff = next(self._seq)
+        now = self.clock.now()
+        purged = [task for task in slot.tasks.values() if task.seq < cutoff]
+        for task in purged:
+            del slot.tasks[task.name.task]
+        self._tombstone_tasks(purged, now)
+        slot.queue.purge_time = now
+        self._changed(name)
+        return slot.queue
+
+    def set_queue_state(self, name: QueueName, state: QueueState) -> Queue:
+        slot = self._slot(name)
+        slot.queue.state = state
+        self._changed(name)
+        return slot.queue
+
+    def get_policy(self, name: QueueName) -> bytes:
+        return self._slot(name).policy
+
+    def set_policy(self, name: QueueName, policy: bytes) -> None:
+        self._slot(name).policy = policy
+
+    # -- tasks -----------------------------------------------------------------------
+
+    def new_task_id(self, queue: QueueName) -> str:
+        """A random unsigned 64-bit integer in decimal, unique in the queue."""
+        tasks = self._slot(queue).tasks
+        while True:
+            task_id = str(secrets.randbits(64))
+            if task_id not in tasks:
+                return task_id
+
+    def _tombstone_tasks(self, tasks: Iterable[Task], now: datetime) -> None:
+        until = now + self.task_tombstone_ttl
+        for task in tasks:
+            self._task_tombstones.add(str(task.name), until)
+
+    def create_task(self, task: Task) -> Task:
+        slot = self._slot(task.name.queue_name)
+        if task.name.task in slot.tasks or self._task_tombstones.holds(
+            str(task.name), self.clock.now()
+        ):
+            raise errors.AlreadyExists(errors.ENTITY_EXISTS)
+        task.seq = next(self._seq)
+        slot.tasks[task.name.task] = task
+        self._changed(task.name.queue_name)
+        return task
+
+    def get_task(self, name: TaskName) -> Task:
+        slot = self._slot(name.queue_name)
+        task = slot.tasks.get(name.task)
+        if task is None:
+            if self._task_tombstones.holds(str(name), self.clock.now()):
+                raise errors.NotFound(errors.TASK_TOMBSTONED)
+            raise errors.NotFound(errors.ENTITY_NOT_FOUND)
+        return task
+
+    def list_tasks(self, queue: QueueName) -> list[Task]:
+        """The queue's tasks in creation order."""
+        return sorted(self._slot(queue).tasks.values(), key=lambda t: t.seq)
+
+    def delete_task(self, name: TaskName) -> Task:
+        """Remove a task and reserve its name (DeleteTask, success, retries exhausted)."""
+        task = self.get_task(name)
+        del self._queues[name.queue_name].tasks[name.task]
+        self._tombstone_tasks([task], self.clock.now())
+        self._changed(name.queue_name)
+        return task

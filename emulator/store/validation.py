@@ -1,0 +1,189 @@
+"""Value rules for queue configurations and new tasks (reference §4, §5).
+
+Messages for rules whose production wording is unknown are our own; each names the
+field and the allowed range so the caller can fix the request without reading docs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from emulator import errors
+from emulator.store import limits
+from emulator.store.records import (
+    AppEngineHttpRequest,
+    HttpMethod,
+    HttpRequest,
+    HttpTarget,
+    OAuthToken,
+    OidcToken,
+    Queue,
+    RetryConfig,
+    Task,
+    UriOverride,
+)
+
+HTTP_BODY_METHODS = {HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH}
+APP_ENGINE_BODY_METHODS = {HttpMethod.POST, HttpMethod.PUT}
+
+
+def _invalid(message: str) -> errors.InvalidArgument:
+    return errors.InvalidArgument(message)
+
+
+def _seconds(td: timedelta) -> str:
+    return f"{td.total_seconds():g}s"
+
+
+def validate_queue(queue: Queue) -> None:
+    rate = queue.rate_limits.max_dispatches_per_second
+    if not 0 < rate <= limits.MAX_DISPATCHES_PER_SECOND:
+        raise _invalid(
+            f"rate_limits.max_dispatches_per_second must be greater than 0 and at most "
+            f"{limits.MAX_DISPATCHES_PER_SECOND:g}, got {rate:g}."
+        )
+    concurrency = queue.rate_limits.max_concurrent_dispatches
+    if not 0 < concurrency <= limits.MAX_CONCURRENT_DISPATCHES:
+        raise _invalid(
+            f"rate_limits.max_concurrent_dispatches must be between 1 and "
+            f"{limits.MAX_CONCURRENT_DISPATCHES}, got {concurrency}."
+        )
+    validate_retry_config(queue.retry_config, "retry_config")
+    ratio = queue.logging_sampling_ratio
+    if ratio is not None and not 0.0 <= ratio <= 1.0:
+        raise _invalid(
+            f"stackdriver_logging_config.sampling_ratio must be between 0.0 and 1.0, "
+            f"got {ratio:g}."
+        )
+    if queue.http_target is not None:
+        _validate_http_target(queue.http_target)
+
+
+def validate_retry_config(config: RetryConfig, prefix: str) -> None:
+    if config.max_attempts < limits.UNLIMITED_ATTEMPTS:
+        raise _invalid(
+            f"{prefix}.max_attempts must be -1 (unlimited) or greater, got "
+            f"{config.max_attempts}."
+        )
+    for field in ("max_retry_duration", "min_backoff", "max_backoff"):
+        value: timedelta = getattr(config, field)
+        if value < timedelta(0):
+            raise _invalid(f"{prefix}.{field} must not be negative, got {_seconds(value)}.")
+    if config.min_backoff > config.max_backoff:
+        raise _invalid(
+            f"{prefix}.min_backoff ({_seconds(config.min_backoff)}) must not be greater "
+            f"than {prefix}.max_backoff ({_seconds(config.max_backoff)})."
+        )
+    if config.max_doublings < 0:
+        raise _invalid(f"{prefix}.max_doublings must not be negative, got {config.max_doublings}.")
+
+
+def _validate_http_target(target: HttpTarget) -> None:
+    override = target.uri_override
+    if override is not None:
+        _validate_uri_override(override)
+    if isinstance(target.token, OAuthToken) and not (
+        target.token.service_account_email and target.token.scope
+    ):
+        raise _invalid(
+            "http_target.oauth_token needs both service_account_email and scope."
+        )
+    if isinstance(target.token, OidcToken) and not (
+        target.token.service_account_email and target.token.audience
+    ):
+        raise _invalid(
+            "http_target.oidc_token needs both service_account_email and audience."
+        )
+    _validate_headers(dict(target.header_overrides), "http_target.header_overrides")
+
+
+def _validate_uri_override(override: UriOverride) -> None:
+    if override.host is not None and not override.host:
+        raise _invalid("http_target.uri_override.host must not be empty when it is set.")
+    if override.port is not None and override.port < 0:
+        raise _invalid(f"http_target.uri_override.port must be positive, got {override.port}.")
+    if override.scheme is not None and override.scheme not in (0, 1, 2):
+        raise _invalid(f"http_target.uri_override.scheme has an unknown value {override.scheme}.")
+    if override.enforce_mode not in (0, 1, 2):
+        raise _invalid(
+            "http_target.uri_override.uri_override_enforce_mode has an unknown value "
+            f"{override.enforce_mode}."
+        )
+
+
+def _validate_headers(headers: dict[str, str], field: str) -> None:
+    size = sum(len(k) + len(v) for k, v in headers.items())
+    if size >= limits.MAX_HEADERS_SIZE:
+        raise _invalid(f"{field} must total less than 80 KB, got {size} bytes.")
+
+
+def validate_task(task: Task, queue: Queue, now: datetime) -> None:
+    if task.schedule_time > now + limits.MAX_SCHEDULE_AHEAD:
+        raise _invalid(
+            "Task.schedule_time must be at most 720 hours (30 days) in the future."
+        )
+    request = task.request
+    if isinstance(request, HttpRequest):
+        _validate_http_request(request, queue)
+        low, high = limits.HTTP_DISPATCH_DEADLINE_RANGE
+    else:
+        _validate_app_engine_request(request)
+        low, high = limits.APP_ENGINE_DISPATCH_DEADLINE_RANGE
+    if not low <= task.dispatch_deadline <= high:
+        raise _invalid(
+            f"Task.dispatch_deadline must be between {_seconds(low)} and {_seconds(high)}, "
+            f"got {_seconds(task.dispatch_deadline)}."
+        )
+    if task.retry_config is not None:
+        validate_retry_config(task.retry_config, "Task.retry_config")
+
+
+def _validate_http_request(request: HttpRequest, queue: Queue) -> None:
+    override = queue.http_target.uri_override if queue.http_target else None
+    if not request.url:
+        # The queue's uri_override can supply the whole URL (as BufferTask relies on).
+        if override is None or not override.host:
+            raise _invalid("HttpRequest.url is required.")
+    else:
+        scheme = urlsplit(request.url).scheme if "://" in request.url else ""
+        if scheme not in ("http", "https") or not urlsplit(request.url).netloc:
+            raise _invalid(
+                f'HttpRequest.url must be an absolute URL starting with "http://" or '
+                f'"https://", got "{request.url[:200]}".'
+            )
+        if len(request.url) > limits.MAX_URL_LENGTH:
+            raise _invalid(
+                f"HttpRequest.url must be at most {limits.MAX_URL_LENGTH} characters, "
+                f"got {len(request.url)}."
+            )
+    if request.body and request.http_method not in HTTP_BODY_METHODS:
+        raise _invalid(
+            f"HttpRequest.body is only allowed with POST, PUT or PATCH, not "
+            f"{request.http_method.name}."
+        )
+    _validate_headers(request.headers, "HttpRequest.headers")
+    if isinstance(request.token, OAuthToken | OidcToken) and not (
+        request.token.service_account_email
+    ):
+        raise _invalid("The token's service_account_email is required.")
+
+
+def _validate_app_engine_request(request: AppEngineHttpRequest) -> None:
+    uri = request.relative_uri
+    if not uri.startswith("/") or any(c.isspace() for c in uri):
+        raise _invalid(
+            f'AppEngineHttpRequest.relative_uri must start with "/" and contain no spaces, '
+            f'got "{uri[:200]}".'
+        )
+    if len(uri) > limits.MAX_URL_LENGTH:
+        raise _invalid(
+            f"AppEngineHttpRequest.relative_uri must be at most {limits.MAX_URL_LENGTH} "
+            f"characters, got {len(uri)}."
+        )
+    if request.body and request.http_method not in APP_ENGINE_BODY_METHODS:
+        raise _invalid(
+            f"AppEngineHttpRequest.body is only allowed with POST or PUT, not "
+            f"{request.http_method.name}."
+        )
+    _validate_headers(request.headers, "AppEngineHttpRequest.headers")
