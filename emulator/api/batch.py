@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from emulator import errors
@@ -20,6 +21,17 @@ NONE_SUCCEEDED = (
     "None of the requests succeeded, refer to {metadata}.failed_requests for individual "
     "error details"
 )
+
+
+@dataclass(frozen=True)
+class _BatchKind:
+    metadata_type: Any
+    response_type: Any
+    results_field: str | None  # where the response lists each item's result
+
+
+_CREATE = _BatchKind(pb.BatchCreateTasksMetadata, pb.BatchCreateTasksResponse, "tasks")
+_DELETE = _BatchKind(pb.BatchDeleteTasksMetadata, pb.Empty, None)
 
 
 class BatchService:
@@ -43,10 +55,7 @@ class BatchService:
             item.parent = str(parent)
             return self.tasks.create_task(item)
 
-        return self._run(
-            request, parent, len(request.requests), create,
-            pb.BatchCreateTasksMetadata, pb.BatchCreateTasksResponse, "tasks",
-        )
+        return self._run(request, parent, len(request.requests), create, _CREATE)
 
     def batch_delete_tasks(self, request: Any) -> Any:
         parent = QueueName.parse(request.parent)
@@ -59,10 +68,7 @@ class BatchService:
                 raise errors.task_in_other_queue(str(parent), str(name.queue_name))
             self.store.delete_task(name)
 
-        return self._run(
-            request, parent, len(request.names), delete,
-            pb.BatchDeleteTasksMetadata, pb.Empty, None,
-        )
+        return self._run(request, parent, len(request.names), delete, _DELETE)
 
     def _run(
         self,
@@ -70,35 +76,30 @@ class BatchService:
         parent: QueueName,
         count: int,
         action: Callable[[int], Any],
-        metadata_type: Any,
-        response_type: Any,
-        results_field: str | None,
+        kind: _BatchKind,
     ) -> Any:
         if request.request_id in self.store.operation_by_request_id:
             return pb.Operation.FromString(
                 self.store.operations[self.store.operation_by_request_id[request.request_id]]
             )
+        metadata_type = kind.metadata_type
         metadata = metadata_type(start_time=convert.timestamp(self.store.clock.now()))
-        response = response_type()
+        response = kind.response_type()
         for index in range(count):
             try:
                 result = action(index)
             except errors.ApiError as error:
                 metadata.failed_requests[index].CopyFrom(status.to_rpc_status(error))
             else:
-                if results_field:
-                    getattr(response, results_field).append(result)
+                if kind.results_field:
+                    getattr(response, kind.results_field).append(result)
         metadata.end_time.CopyFrom(convert.timestamp(self.store.clock.now()))
         states = metadata_type.State
-        operation = pb.Operation(
-            name=f"{parent.parent}/operations/{uuid.uuid4().hex}", done=True
-        )
+        operation = pb.Operation(name=f"{parent.parent}/operations/{uuid.uuid4().hex}", done=True)
         if count and len(metadata.failed_requests) == count:
             metadata.state = states.Value("FAILED")
             operation.error.code = errors.Code.ABORTED
-            operation.error.message = NONE_SUCCEEDED.format(
-                metadata=metadata_type.DESCRIPTOR.name
-            )
+            operation.error.message = NONE_SUCCEEDED.format(metadata=metadata_type.DESCRIPTOR.name)
         else:
             metadata.state = states.Value(
                 "PARTIALLY_SUCCEEDED" if metadata.failed_requests else "SUCCEEDED"

@@ -158,9 +158,7 @@ def uri_override_from_pb(msg: pb.Message) -> UriOverride:
         host=msg.host if msg.HasField("host") else None,
         port=msg.port if msg.HasField("port") else None,
         path=msg.path_override.path or None if msg.HasField("path_override") else None,
-        query=msg.query_override.query_params or None
-        if msg.HasField("query_override")
-        else None,
+        query=msg.query_override.query_params or None if msg.HasField("query_override") else None,
         enforce_mode=msg.uri_override_enforce_mode,
     )
 
@@ -202,9 +200,7 @@ def http_target_to_pb(target: HttpTarget) -> pb.Message:
     return msg
 
 
-def queue_from_pb(
-    msg: pb.Message, name: QueueName, *, keep_zero_doublings: bool = False
-) -> Queue:
+def queue_from_pb(msg: pb.Message, name: QueueName, *, keep_zero_doublings: bool = False) -> Queue:
     """A queue configuration from a request; output-only fields are ignored."""
     return Queue(
         name=name,
@@ -215,9 +211,7 @@ def queue_from_pb(
         app_engine_routing_override=routing_from_pb(msg.app_engine_routing_override)
         if msg.HasField("app_engine_routing_override")
         else None,
-        http_target=http_target_from_pb(msg.http_target)
-        if msg.HasField("http_target")
-        else None,
+        http_target=http_target_from_pb(msg.http_target) if msg.HasField("http_target") else None,
         logging_sampling_ratio=msg.stackdriver_logging_config.sampling_ratio
         if msg.HasField("stackdriver_logging_config")
         else None,
@@ -238,9 +232,7 @@ def queue_to_pb(queue: Queue) -> pb.Message:
     if queue.purge_time is not None:
         msg.purge_time.CopyFrom(timestamp(queue.purge_time))
     if queue.app_engine_routing_override is not None:
-        msg.app_engine_routing_override.CopyFrom(
-            routing_to_pb(queue.app_engine_routing_override)
-        )
+        msg.app_engine_routing_override.CopyFrom(routing_to_pb(queue.app_engine_routing_override))
     if queue.http_target is not None:
         msg.http_target.CopyFrom(http_target_to_pb(queue.http_target))
     if queue.logging_sampling_ratio is not None:

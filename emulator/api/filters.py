@@ -87,9 +87,7 @@ class _Parser:
         try:
             state = QueueState[value]
         except KeyError:
-            raise self.error(
-                f'unknown state "{value}" (RUNNING, PAUSED or DISABLED)'
-            ) from None
+            raise self.error(f'unknown state "{value}" (RUNNING, PAUSED or DISABLED)') from None
         if op == "!=":
             return lambda q: q.state != state
         return lambda q: q.state == state

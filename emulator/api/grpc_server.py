@@ -26,6 +26,7 @@ from emulator.api.service import CloudTasksService
 from emulator.api.status import to_grpc_status
 
 log = logging.getLogger("emulator.grpc")
+health_aio: Any = health.aio  # type: ignore[attr-defined]  # untyped submodule
 
 CLOUD_TASKS = "google.cloud.tasks.v2.CloudTasks"
 LOCATIONS = "google.cloud.location.Locations"
@@ -36,7 +37,7 @@ ServiceMethod = Callable[[Any], Any]
 
 def _handler(
     rpc: str, request_type: Any, method: ServiceMethod
-) -> grpc.RpcMethodHandler:
+) -> grpc.RpcMethodHandler[bytes, bytes]:
     async def handle(raw: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
         failure: errors.ApiError
         try:
@@ -54,7 +55,9 @@ def _handler(
             except Exception:
                 log.exception("%s failed unexpectedly", rpc)
                 failure = _Internal(f"{rpc} failed inside the emulator; see its log.")
-        await context.abort_with_status(to_grpc_status(failure))
+        # abort_with_status is missing from the grpc stubs' aio context.
+        abort: Any = context
+        await abort.abort_with_status(to_grpc_status(failure))
         raise AssertionError("abort_with_status returned")  # pragma: no cover
 
     return grpc.unary_unary_rpc_method_handler(handle)
@@ -69,7 +72,7 @@ def generic_handlers(
     iam: IamService,
     batch: BatchService,
     locations: LocationsService,
-) -> list[grpc.GenericRpcHandler]:
+) -> list[grpc.GenericRpcHandler]:  # type: ignore[type-arg]
     cloud_tasks: dict[str, tuple[Any, ServiceMethod]] = {
         "ListQueues": (pb.ListQueuesRequest, tasks.list_queues),
         "GetQueue": (pb.GetQueueRequest, tasks.get_queue),
@@ -112,12 +115,12 @@ def generic_handlers(
     ]
 
 
-def add_health(server: grpc.aio.Server) -> health.aio.HealthServicer:
-    servicer = health.aio.HealthServicer()
+def add_health(server: grpc.aio.Server) -> Any:
+    servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     return servicer
 
 
-async def mark_serving(servicer: health.aio.HealthServicer) -> None:
+async def mark_serving(servicer: Any) -> None:
     for service in ("", CLOUD_TASKS):
         await servicer.set(service, health_pb2.HealthCheckResponse.SERVING)

@@ -45,7 +45,9 @@ class LocationsService:
         )
         if len(ids) > size:
             response.next_page_token = paging.PageToken(
-                after=ids[size - 1], filter=request.filter, issued=self.store.clock.now().timestamp()
+                after=ids[size - 1],
+                filter=request.filter,
+                issued=self.store.clock.now().timestamp(),
             ).encode()
         return response
 

@@ -44,7 +44,9 @@ class CloudTasksService:
         parent = LocationName.parse(request.parent)
         size = paging.page_size(request.page_size, limits.MAX_QUEUES_PAGE_SIZE)
         matches = filters.parse(request.filter)
-        token = paging.decode(request.page_token, filter_=request.filter, now=self.store.clock.now())
+        token = paging.decode(
+            request.page_token, filter_=request.filter, now=self.store.clock.now()
+        )
         after = str(token.after) if token else ""
         queues = [q for q in self.store.list_queues(parent) if str(q.name) > after and matches(q)]
         response = pb.ListQueuesResponse(queues=[convert.queue_to_pb(q) for q in queues[:size]])
@@ -66,8 +68,7 @@ class CloudTasksService:
         name = QueueName.parse(request.queue.name)
         if name.parent != parent:
             raise errors.InvalidArgument(
-                f"The queue name ('{name}') must be under the parent from the request "
-                f"('{parent}')."
+                f"The queue name ('{name}') must be under the parent from the request ('{parent}')."
             )
         queue = convert.queue_from_pb(request.queue, name)
         validation.validate_queue(queue)

@@ -59,9 +59,7 @@ def to_json_envelope(error: ApiError) -> tuple[int, dict[str, Any]]:
         body["details"] = [
             {
                 "@type": "type.googleapis.com/google.rpc.Help",
-                "links": [
-                    {"description": error.help_link.description, "url": error.help_link.url}
-                ],
+                "links": [{"description": error.help_link.description, "url": error.help_link.url}],
             }
         ]
     return http, {"error": body}

@@ -72,9 +72,7 @@ class QueueName:
     def parse(cls, name: str) -> QueueName:
         m = _QUEUE_RE.fullmatch(name)
         if not m:
-            raise errors.InvalidArgument(
-                errors.QUEUE_NAME_FORMAT, help_link=errors.QUEUE_NAME_HELP
-            )
+            raise errors.InvalidArgument(errors.QUEUE_NAME_FORMAT, help_link=errors.QUEUE_NAME_HELP)
         return cls(m[1], m[2], m[3])
 
 

@@ -53,8 +53,7 @@ def validate_queue(queue: Queue) -> None:
     ratio = queue.logging_sampling_ratio
     if ratio is not None and not 0.0 <= ratio <= 1.0:
         raise _invalid(
-            f"stackdriver_logging_config.sampling_ratio must be between 0.0 and 1.0, "
-            f"got {ratio:g}."
+            f"stackdriver_logging_config.sampling_ratio must be between 0.0 and 1.0, got {ratio:g}."
         )
     if queue.http_target is not None:
         _validate_http_target(queue.http_target)
@@ -63,8 +62,7 @@ def validate_queue(queue: Queue) -> None:
 def validate_retry_config(config: RetryConfig, prefix: str) -> None:
     if config.max_attempts < limits.UNLIMITED_ATTEMPTS:
         raise _invalid(
-            f"{prefix}.max_attempts must be -1 (unlimited) or greater, got "
-            f"{config.max_attempts}."
+            f"{prefix}.max_attempts must be -1 (unlimited) or greater, got {config.max_attempts}."
         )
     for field in ("max_retry_duration", "min_backoff", "max_backoff"):
         value: timedelta = getattr(config, field)
@@ -86,15 +84,11 @@ def _validate_http_target(target: HttpTarget) -> None:
     if isinstance(target.token, OAuthToken) and not (
         target.token.service_account_email and target.token.scope
     ):
-        raise _invalid(
-            "http_target.oauth_token needs both service_account_email and scope."
-        )
+        raise _invalid("http_target.oauth_token needs both service_account_email and scope.")
     if isinstance(target.token, OidcToken) and not (
         target.token.service_account_email and target.token.audience
     ):
-        raise _invalid(
-            "http_target.oidc_token needs both service_account_email and audience."
-        )
+        raise _invalid("http_target.oidc_token needs both service_account_email and audience.")
     _validate_headers(dict(target.header_overrides), "http_target.header_overrides")
 
 
@@ -120,9 +114,7 @@ def _validate_headers(headers: dict[str, str], field: str) -> None:
 
 def validate_task(task: Task, queue: Queue, now: datetime) -> None:
     if task.schedule_time > now + limits.MAX_SCHEDULE_AHEAD:
-        raise _invalid(
-            "Task.schedule_time must be at most 720 hours (30 days) in the future."
-        )
+        raise _invalid("Task.schedule_time must be at most 720 hours (30 days) in the future.")
     request = task.request
     if isinstance(request, HttpRequest):
         _validate_http_request(request, queue)
