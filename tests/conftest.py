@@ -28,6 +28,7 @@ from support import PARENT, queue_path
 
 T = TypeVar("T")
 
+
 class Harness:
     """The running server, and a way to act on its loop from the test's thread."""
 

@@ -35,7 +35,12 @@ from emulator.store.records import (
 
 
 def to_datetime(ts: pb.Message) -> datetime:
-    dt: datetime = ts.ToDatetime(tzinfo=UTC)
+    try:
+        dt: datetime = ts.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise errors.InvalidArgument(
+            f"Timestamp out of range: {ts.seconds}s {ts.nanos}ns."
+        ) from None
     return dt
 
 
@@ -46,7 +51,10 @@ def timestamp(dt: datetime) -> pb.Message:
 
 
 def to_timedelta(d: pb.Message) -> timedelta:
-    td: timedelta = d.ToTimedelta()
+    try:
+        td: timedelta = d.ToTimedelta()
+    except (ValueError, OverflowError):
+        raise errors.InvalidArgument(f"Duration out of range: {d.seconds}s {d.nanos}ns.") from None
     return td
 
 

@@ -27,13 +27,17 @@ class PageToken:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode(token: str, *, filter_: str, now: datetime) -> PageToken | None:
+def decode(
+    token: str, *, filter_: str, now: datetime, key_type: type[str] | type[int] = str
+) -> PageToken | None:
     """The token's position, or None for the first page; INVALID_ARGUMENT if unusable."""
     if not token:
         return None
     try:
         raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         parsed = PageToken(after=raw["a"], filter=raw["f"], issued=float(raw["t"]))
+        if type(parsed.after) is not key_type or not isinstance(parsed.filter, str):
+            raise TypeError("a token of another listing")
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise errors.InvalidArgument("The page_token is invalid.") from None
     if parsed.filter != filter_:

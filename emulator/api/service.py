@@ -122,7 +122,9 @@ class CloudTasksService:
         parent = QueueName.parse(request.parent)
         view = _view(request.response_view)
         size = paging.page_size(request.page_size, limits.MAX_TASKS_PAGE_SIZE)
-        token = paging.decode(request.page_token, filter_="", now=self.store.clock.now())
+        token = paging.decode(
+            request.page_token, filter_="", now=self.store.clock.now(), key_type=int
+        )
         after = int(token.after) if token else 0
         tasks = [t for t in self.store.list_tasks(parent) if t.seq > after]
         response = pb.ListTasksResponse(tasks=[convert.task_to_pb(t, view) for t in tasks[:size]])
