@@ -24,6 +24,7 @@ from emulator.clock import VirtualClock
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
 from emulator.store import limits
+
 from support import PARENT, queue_path
 
 T = TypeVar("T")

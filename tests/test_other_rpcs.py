@@ -14,6 +14,7 @@ from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from emulator import errors
+
 from support import PARENT, PROJECT, http_task, queue_path
 
 Client = tasks_v2.CloudTasksClient

@@ -12,6 +12,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from emulator import errors
+
 from support import PARENT, http_task, queue_path
 
 Client = tasks_v2.CloudTasksClient

@@ -6,6 +6,7 @@ random field values); afterwards the server must still answer normally.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -53,17 +54,15 @@ def _call(client: Client, method: str, request: Any) -> None:
     try:
         getattr(client, method)(request=request)
     except exceptions.GoogleAPICallError as error:
-        assert error.grpc_status_code not in FORBIDDEN, f"{method}: {error}"
+        assert error.grpc_status_code not in FORBIDDEN, f"{method}: {error}"  # noqa: PT017
     except (TypeError, ValueError):
         pass  # the client itself refused the request before sending it
 
 
 def _still_healthy(client: Client) -> None:
     name = queue_path("canary")
-    try:
+    with contextlib.suppress(exceptions.NotFound):
         client.delete_queue(name=name)
-    except exceptions.NotFound:
-        pass
     client.create_queue(parent=PARENT, queue={"name": name})
     client.create_task(parent=name, task=http_task())
 
@@ -157,10 +156,8 @@ def tasks(draw: Any) -> dict[str, Any]:
 @FUZZ
 @given(task=tasks(), view=st.integers(-5, 5))
 def test_random_tasks(client: Client, task: dict[str, Any], view: int) -> None:
-    try:
+    with contextlib.suppress(exceptions.AlreadyExists):
         client.create_queue(parent=PARENT, queue={"name": queue_path("f")})
-    except exceptions.AlreadyExists:
-        pass
     try:
         _call(
             client, "create_task", {"parent": queue_path("f"), "task": task, "response_view": view}

@@ -11,6 +11,7 @@ from google.protobuf import duration_pb2
 
 from emulator import errors
 from emulator.store import limits
+
 from support import PARENT, http_task, queue_path
 
 Client = tasks_v2.CloudTasksClient
