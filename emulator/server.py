@@ -46,7 +46,8 @@ class EmulatorServer:
         return f"http://{_connect_host(self.settings.host)}:{self.http_port}"
 
     async def start(self) -> None:
-        server = grpc.aio.server()
+        # No SO_REUSEPORT: a second emulator on a taken port must fail, not share it.
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         server.add_generic_rpc_handlers(
             grpc_server.generic_handlers(
                 self.tasks,
@@ -57,9 +58,12 @@ class EmulatorServer:
         )
         health = grpc_server.add_health(server)
         address = f"{_bind_host(self.settings.host)}:{self.settings.port}"
-        self.grpc_port = server.add_insecure_port(address)
+        try:
+            self.grpc_port = server.add_insecure_port(address)
+        except RuntimeError:  # grpcio reports a failed bind this way
+            self.grpc_port = 0
         if not self.grpc_port:
-            raise OSError(f"cannot listen for gRPC on {address}")
+            raise OSError(f"cannot listen for gRPC on {address}: is the port taken?")
         await server.start()
         await grpc_server.mark_serving(health)
         self._grpc = server

@@ -1,0 +1,160 @@
+"""The command line as a user runs it: a real process, real signals, real clients."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+import pytest
+from google.cloud import tasks_v2
+from google.cloud.location import locations_pb2
+from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+from emulator.cli import OPTIONS
+
+from support import PARENT, queue_path
+
+READY = re.compile(r"ready: gRPC (\S+), HTTP (\S+)\.")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUD_TASKS_EMULATOR_")}
+    return {**env, **extra}
+
+
+def _read_line(proc: subprocess.Popen[str], timeout: float = 30) -> str:
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            raise AssertionError("the emulator printed nothing")
+    return proc.stdout.readline()
+
+
+@contextmanager
+def emulator(
+    *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env or _env(),
+    )
+    try:
+        line = _read_line(proc)
+        yield proc, line
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            assert stream is not None
+            stream.close()
+
+
+def _client(target: str) -> tasks_v2.CloudTasksClient:
+    return tasks_v2.CloudTasksClient(
+        transport=CloudTasksGrpcTransport(channel=grpc.insecure_channel(target))
+    )
+
+
+def test_help_explains_every_flag_and_its_variable() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "emulator", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for option in OPTIONS:
+        assert option.flag in out
+        assert option.env in out.replace("\n", "").replace(" ", "")
+
+
+def test_console_script_is_installed() -> None:
+    out = subprocess.run(
+        [Path(sys.executable).with_name("cloud-tasks-emulator"), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.startswith("cloud-tasks-emulator ")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_ready_line_connects_a_client_and_signals_stop_it(sig: signal.Signals) -> None:
+    with emulator("--port", "0", "--http-port", "0") as (proc, line):
+        match = READY.search(line)
+        assert match, line
+        target = match[1]
+        assert f'grpc.insecure_channel("{target}")' in line
+        queue = _client(target).create_queue(parent=PARENT, queue={"name": queue_path("cli")})
+        assert queue.state == tasks_v2.Queue.State.RUNNING
+        proc.send_signal(sig)
+        assert proc.wait(timeout=10) == 0
+
+
+def test_variables_configure_it_and_flags_win() -> None:
+    env = _env(
+        CLOUD_TASKS_EMULATOR_PORT="0",
+        CLOUD_TASKS_EMULATOR_HTTP_PORT="0",
+        CLOUD_TASKS_EMULATOR_DEFAULT_LOCATION="from-env",
+    )
+    request = locations_pb2.ListLocationsRequest(name="projects/p")
+    with emulator(env=env) as (_, line):
+        match = READY.search(line)
+        assert match, line
+        locations = _client(match[1]).list_locations(request=request).locations
+        assert [loc.location_id for loc in locations] == ["from-env"]
+    with emulator("--default-location", "from-flag", env=env) as (_, line):
+        match = READY.search(line)
+        assert match, line
+        locations = _client(match[1]).list_locations(request=request).locations
+        assert [loc.location_id for loc in locations] == ["from-flag"]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        ([], {"CLOUD_TASKS_EMULATOR_PORT": "eighty"}, "CLOUD_TASKS_EMULATOR_PORT"),
+        (["--port", "70000"], {}, "not a port"),
+        (["--task-tombstone-ttl", "soon"], {}, "not a duration"),
+        ([], {"CLOUD_TASKS_EMULATOR_LOG_LEVEL": "chatty"}, "not a log level"),
+    ],
+)
+def test_bad_settings_exit_with_a_clear_message(
+    args: list[str], env: dict[str, str], message: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "emulator", *args],
+        capture_output=True,
+        text=True,
+        env=_env(**env),
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_a_taken_port_is_a_clear_error() -> None:
+    with emulator("--port", "0", "--http-port", "0") as (_, line):
+        match = READY.search(line)
+        assert match, line
+        port = match[1].rsplit(":", 1)[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "emulator", "--port", port, "--http-port", "0"],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen for gRPC on 127.0.0.1:{port}" in result.stderr
