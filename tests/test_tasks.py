@@ -507,3 +507,31 @@ def test_run_task_without_dispatcher_is_failed_precondition(
     assert "dispatcher not running" in e.value.message
     with pytest.raises(exceptions.NotFound):
         client.run_task(name=_name(queue, "missing"))
+
+
+@pytest.mark.parametrize(
+    ("method", "field", "message_start"),
+    [
+        ("get_queue", "name", "Queue name must be formatted"),
+        ("delete_queue", "name", "Queue name must be formatted"),
+        ("purge_queue", "name", "Queue name must be formatted"),
+        ("pause_queue", "name", "Queue name must be formatted"),
+        ("resume_queue", "name", "Queue name must be formatted"),
+        ("list_queues", "parent", "Location must be formatted"),
+        ("list_tasks", "parent", "Queue name must be formatted"),
+        ("create_task", "parent", "Queue name must be formatted"),
+        ("get_task", "name", "Task name must be formatted"),
+        ("delete_task", "name", "Task name must be formatted"),
+        ("run_task", "name", "Task name must be formatted"),
+        ("get_cmek_config", "name", "CMEK config name must be formatted"),
+    ],
+)
+def test_malformed_names_are_invalid_argument_on_every_rpc(
+    client: Client, method: str, field: str, message_start: str
+) -> None:
+    request = {field: "projects/p/locations/l/queues/bad_id/x"}
+    if method == "create_task":
+        request["task"] = http_task()
+    with pytest.raises(exceptions.InvalidArgument) as e:
+        getattr(client, method)(request=request)  # list pagers fetch page one at once
+    assert e.value.message.startswith(message_start)
