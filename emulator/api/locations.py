@@ -33,23 +33,18 @@ class LocationsService:
 
     def list_locations(self, request: Any) -> Any:
         project = parse_project(request.name)
-        size = paging.page_size(request.page_size, MAX_PAGE_SIZE)
-        token = paging.decode(
-            request.page_token, filter_=request.filter, now=self.store.clock.now()
+        ids, next_token = paging.paginate(
+            sorted({self.default_location, *self.store.locations(project)}),
+            lambda location_id: location_id,
+            token=request.page_token,
+            filter_=request.filter,
+            size=paging.page_size(request.page_size, MAX_PAGE_SIZE),
+            now=self.store.clock.now(),
         )
-        after = str(token.after) if token else ""
-        ids = sorted({self.default_location, *self.store.locations(project)})
-        ids = [i for i in ids if i > after]
-        response = locations_pb2.ListLocationsResponse(
-            locations=[_location(LocationName(project, i)) for i in ids[:size]]
+        return locations_pb2.ListLocationsResponse(
+            locations=[_location(LocationName(project, i)) for i in ids],
+            next_page_token=next_token,
         )
-        if len(ids) > size:
-            response.next_page_token = paging.PageToken(
-                after=ids[size - 1],
-                filter=request.filter,
-                issued=self.store.clock.now().timestamp(),
-            ).encode()
-        return response
 
     def get_location(self, request: Any) -> Any:
         return _location(LocationName.parse(request.name))

@@ -9,11 +9,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from emulator import errors
 from emulator.store import limits
+
+Key = str | int
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,3 +59,24 @@ def page_size(requested: int, maximum: int) -> int:
     if requested < 0:
         raise errors.InvalidArgument(f"page_size must not be negative, got {requested}.")
     return min(requested or maximum, maximum)
+
+
+def paginate(
+    items: Sequence[T],
+    key: Callable[[T], Key],
+    *,
+    token: str,
+    filter_: str,
+    size: int,
+    now: datetime,
+    key_type: type[str] | type[int] = str,
+) -> tuple[Sequence[T], str]:
+    """One page of `items` (sorted by `key`, already filtered) and the next page's token."""
+    position = decode(token, filter_=filter_, now=now, key_type=key_type)
+    if position is not None:
+        after = position.after
+        items = [item for item in items if key(item) > after]  # type: ignore[operator]
+    if len(items) <= size:
+        return items, ""
+    last = key(items[size - 1])
+    return items[:size], PageToken(after=last, filter=filter_, issued=now.timestamp()).encode()

@@ -42,21 +42,18 @@ class CloudTasksService:
 
     def list_queues(self, request: Any) -> Any:
         parent = LocationName.parse(request.parent)
-        size = paging.page_size(request.page_size, limits.MAX_QUEUES_PAGE_SIZE)
         matches = filters.parse(request.filter)
-        token = paging.decode(
-            request.page_token, filter_=request.filter, now=self.store.clock.now()
+        queues, next_token = paging.paginate(
+            [q for q in self.store.list_queues(parent) if matches(q)],
+            lambda q: str(q.name),
+            token=request.page_token,
+            filter_=request.filter,
+            size=paging.page_size(request.page_size, limits.MAX_QUEUES_PAGE_SIZE),
+            now=self.store.clock.now(),
         )
-        after = str(token.after) if token else ""
-        queues = [q for q in self.store.list_queues(parent) if str(q.name) > after and matches(q)]
-        response = pb.ListQueuesResponse(queues=[convert.queue_to_pb(q) for q in queues[:size]])
-        if len(queues) > size:
-            response.next_page_token = paging.PageToken(
-                after=str(queues[size - 1].name),
-                filter=request.filter,
-                issued=self.store.clock.now().timestamp(),
-            ).encode()
-        return response
+        return pb.ListQueuesResponse(
+            queues=[convert.queue_to_pb(q) for q in queues], next_page_token=next_token
+        )
 
     def get_queue(self, request: Any) -> Any:
         return convert.queue_to_pb(self.store.get_queue(QueueName.parse(request.name)))
@@ -121,18 +118,18 @@ class CloudTasksService:
     def list_tasks(self, request: Any) -> Any:
         parent = QueueName.parse(request.parent)
         view = _view(request.response_view)
-        size = paging.page_size(request.page_size, limits.MAX_TASKS_PAGE_SIZE)
-        token = paging.decode(
-            request.page_token, filter_="", now=self.store.clock.now(), key_type=int
+        tasks, next_token = paging.paginate(
+            self.store.list_tasks(parent),
+            lambda t: t.seq,
+            token=request.page_token,
+            filter_="",
+            size=paging.page_size(request.page_size, limits.MAX_TASKS_PAGE_SIZE),
+            now=self.store.clock.now(),
+            key_type=int,
         )
-        after = int(token.after) if token else 0
-        tasks = [t for t in self.store.list_tasks(parent) if t.seq > after]
-        response = pb.ListTasksResponse(tasks=[convert.task_to_pb(t, view) for t in tasks[:size]])
-        if len(tasks) > size:
-            response.next_page_token = paging.PageToken(
-                after=tasks[size - 1].seq, filter="", issued=self.store.clock.now().timestamp()
-            ).encode()
-        return response
+        return pb.ListTasksResponse(
+            tasks=[convert.task_to_pb(t, view) for t in tasks], next_page_token=next_token
+        )
 
     def get_task(self, request: Any) -> Any:
         view = _view(request.response_view)
