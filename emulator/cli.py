@@ -53,6 +53,12 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _base_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError(f"not an http:// or https:// URL: {text}")
+    return text.rstrip("/")
+
+
 OPTIONS = [
     Option("--host", str, "address to listen on (0.0.0.0 in a container)", "ADDR"),
     Option("--port", _port, "gRPC port; 0 picks a free one", "PORT"),
@@ -71,6 +77,19 @@ OPTIONS = [
         "DURATION",
     ),
     Option("--log-level", _log_level, "debug, info, warning or error", "LEVEL"),
+    Option(
+        "--app-engine-host",
+        _base_url,
+        "base URL that App Engine tasks are sent to (relative_uri is appended)",
+        "URL",
+    ),
+    Option("--oidc-issuer", str, "`iss` claim of OIDC tokens (empty: the HTTP URL)", "URL"),
+    Option(
+        "--oidc-key-file",
+        str,
+        "PEM RSA private key that signs OIDC tokens (empty: one made at start)",
+        "PATH",
+    ),
 ]
 
 

@@ -13,6 +13,8 @@ from emulator.api.iam import IamService
 from emulator.api.locations import LocationsService
 from emulator.api.service import CloudTasksService
 from emulator.clock import Clock, RealClock
+from emulator.dispatch.dispatcher import Dispatcher
+from emulator.dispatch.tokens import TokenMinter
 from emulator.settings import Settings
 from emulator.store import Store
 from emulator.web import make_app
@@ -32,6 +34,14 @@ class EmulatorServer:
             queue_tombstone_ttl=self.settings.queue_tombstone_ttl,
         )
         self.tasks = CloudTasksService(self.store)
+        self.minter = TokenMinter(issuer="", private_key_pem=_read_key(self.settings.oidc_key_file))
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.clock,
+            minter=self.minter,
+            app_engine_url=self.settings.app_engine_host,
+        )
+        self.tasks.run_task_hook = self.dispatcher.run_now
         self._grpc: grpc.aio.Server | None = None
         self._web: web.AppRunner | None = None
         self.grpc_port = 0
@@ -46,6 +56,8 @@ class EmulatorServer:
         return f"http://{_connect_host(self.settings.host)}:{self.http_port}"
 
     async def start(self) -> None:
+        if self.settings.oidc_key_file:
+            self.minter.check_key()
         # No SO_REUSEPORT: a second emulator on a taken port must fail, not share it.
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         server.add_generic_rpc_handlers(
@@ -68,20 +80,33 @@ class EmulatorServer:
         await grpc_server.mark_serving(health)
         self._grpc = server
 
-        runner = web.AppRunner(make_app(self.grpc_target), access_log=None)
+        runner = web.AppRunner(make_app(self.grpc_target, self.minter), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.http_port)
         await site.start()
         self._web = runner
         self.http_port = runner.addresses[0][1]
+        self.minter.issuer = self.settings.oidc_issuer or self.http_url
+        self.dispatcher.start()
 
     async def stop(self, grace: float = 0.5) -> None:
+        await self.dispatcher.stop()
         if self._web is not None:
             await self._web.cleanup()
             self._web = None
         if self._grpc is not None:
             await self._grpc.stop(grace)
             self._grpc = None
+
+
+def _read_key(path: str) -> bytes | None:
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as error:
+        raise OSError(f"cannot read the OIDC key file: {error}") from None
 
 
 def _bind_host(host: str) -> str:

@@ -31,3 +31,6 @@ class Settings:
     task_tombstone_ttl: timedelta = field(default=limits.DEFAULT_TASK_TOMBSTONE_TTL)
     queue_tombstone_ttl: timedelta = field(default=limits.DEFAULT_QUEUE_TOMBSTONE_TTL)
     log_level: str = "info"
+    app_engine_host: str = "http://127.0.0.1:8080"  # where App Engine tasks are sent
+    oidc_issuer: str = ""  # empty: the emulator's own HTTP URL
+    oidc_key_file: str = ""  # PEM RSA private key; empty: a key made at start

@@ -498,17 +498,6 @@ def test_delete_task(client: Client, queue: tasks_v2.Queue) -> None:
         client.delete_task(name=task.name)
 
 
-def test_run_task_without_dispatcher_is_failed_precondition(
-    client: Client, queue: tasks_v2.Queue
-) -> None:
-    task = client.create_task(parent=queue.name, task=http_task())
-    with pytest.raises(exceptions.FailedPrecondition) as e:
-        client.run_task(name=task.name)
-    assert "dispatcher not running" in e.value.message
-    with pytest.raises(exceptions.NotFound):
-        client.run_task(name=_name(queue, "missing"))
-
-
 @pytest.mark.parametrize(
     ("method", "field", "message_start"),
     [

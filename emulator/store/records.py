@@ -162,3 +162,23 @@ class Task:
     first_attempt: Attempt | None = None
     last_attempt: Attempt | None = None
     seq: int = 0  # creation order, assigned by the store: purge cut-off and list order
+    # Dispatch bookkeeping the API does not show but the service headers need.
+    execution_count: int = 0  # earlier attempts answered by the handler (see dispatch)
+    previous_response: int | None = None  # HTTP status of the latest answered attempt
+
+
+@dataclass
+class AttemptLog:
+    """One delivery attempt as the target saw it, kept for inspection (oldest first)."""
+
+    queue: str  # short ids
+    task: str
+    attempt: int  # 1-based
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    dispatch_time: datetime
+    status: int | None = None  # None: no HTTP response
+    error: str | None = None
+    response_time: datetime | None = None

@@ -17,9 +17,11 @@ from emulator import errors
 from emulator.clock import Clock
 from emulator.store import limits
 from emulator.store.names import LocationName, QueueName, TaskName
-from emulator.store.records import Queue, QueueState, Task
+from emulator.store.records import Attempt, AttemptLog, AttemptStatus, Queue, QueueState, Task
 
-Listener = Callable[[QueueName], None]
+# Called after every change with the queue it concerns, and the task when a task became
+# due at a (new) time: created or rescheduled.
+Listener = Callable[[QueueName, Task | None], None]
 
 
 @dataclass
@@ -70,15 +72,16 @@ class Store:
         self.cmek_keys: dict[LocationName, str] = {}
         self.operations: dict[str, bytes] = {}  # serialized google.longrunning.Operation
         self.operation_by_request_id: dict[str, str] = {}  # batch idempotency keys
+        self.history: list[AttemptLog] = []  # every delivery attempt, oldest first
 
     # -- notifications ---------------------------------------------------------------
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def _changed(self, name: QueueName) -> None:
+    def _changed(self, name: QueueName, task: Task | None = None) -> None:
         for listener in self._listeners:
-            listener(name)
+            listener(name, task)
 
     def reset(self) -> None:
         """Forget everything: queues, tasks, tombstones, CMEK configs and operations."""
@@ -89,6 +92,7 @@ class Store:
         self.cmek_keys.clear()
         self.operations.clear()
         self.operation_by_request_id.clear()
+        self.history.clear()
         for name in names:
             self._changed(name)
 
@@ -142,6 +146,9 @@ class Store:
             for name, slot in sorted(self._queues.items(), key=lambda kv: str(kv[0]))
             if name.parent == parent
         ]
+
+    def queue_names(self) -> list[QueueName]:
+        return list(self._queues)
 
     def locations(self, project: str) -> set[str]:
         return {n.location for n in self._queues if n.project == project}
@@ -203,7 +210,7 @@ class Store:
             raise errors.AlreadyExists(errors.ENTITY_EXISTS)
         task.seq = next(self._seq)
         slot.tasks[task.name.task] = task
-        self._changed(task.name.queue_name)
+        self._changed(task.name.queue_name, task)
         return task
 
     def get_task(self, name: TaskName) -> Task:
@@ -226,3 +233,50 @@ class Store:
         self._tombstone_tasks([task], self.clock.now())
         self._changed(name.queue_name)
         return task
+
+    # -- dispatch bookkeeping ----------------------------------------------------------
+    # The dispatcher holds task records across awaits; these methods take the record and
+    # act only while it is still the live task of its name (not deleted, purged, or
+    # replaced), so a finished attempt never resurrects a task.
+
+    def is_live(self, task: Task) -> bool:
+        slot = self._queues.get(task.name.queue_name)
+        return slot is not None and slot.tasks.get(task.name.task) is task
+
+    def record_dispatch(self, task: Task, now: datetime) -> int:
+        """Count an attempt that starts now; returns its number (1-based)."""
+        task.dispatch_count += 1
+        task.last_attempt = Attempt(schedule_time=task.schedule_time, dispatch_time=now)
+        if task.first_attempt is None:
+            task.first_attempt = Attempt(dispatch_time=now)
+        return task.dispatch_count
+
+    def record_result(
+        self,
+        task: Task,
+        *,
+        attempt: Attempt,
+        status: AttemptStatus,
+        http_status: int | None,
+        counts_as_execution: bool,
+        now: datetime,
+    ) -> None:
+        """Complete `attempt` (the one this result answers) with its outcome."""
+        attempt.response_time = now
+        attempt.response_status = status
+        if http_status is not None:
+            task.response_count += 1
+            task.execution_count += counts_as_execution
+        task.previous_response = http_status
+
+    def reschedule(self, task: Task, when: datetime) -> None:
+        if self.is_live(task):
+            task.schedule_time = when
+            self._changed(task.name.queue_name, task)
+
+    def finish_task(self, task: Task) -> bool:
+        """Delete a task that succeeded or ran out of retries; False if already gone."""
+        if not self.is_live(task):
+            return False
+        self.delete_task(task.name)
+        return True

@@ -1,0 +1,323 @@
+"""Delivers tasks: one scheduler per queue, each a heap of due times, on the server's loop.
+
+A queue's scheduler sleeps until its earliest task is due, a token is available, or the
+store or the clock tells it something changed. Each attempt runs as its own asyncio task
+so a slow or hanging target holds only its own slot of the queue's concurrency cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from emulator.clock import Clock
+from emulator.dispatch import backoff, request
+from emulator.dispatch.bucket import TokenBucket
+from emulator.dispatch.sender import Outcome, Sender
+from emulator.dispatch.tokens import TokenMinter
+from emulator.errors import Code
+from emulator.store import Store
+from emulator.store.names import QueueName, TaskName
+from emulator.store.records import (
+    Attempt,
+    AttemptLog,
+    AttemptStatus,
+    HttpRequest,
+    Queue,
+    QueueState,
+    Task,
+)
+
+log = logging.getLogger("emulator.dispatch")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A heap entry: valid only while the task is live and still due at `due`."""
+
+    due: datetime
+    seq: int
+    push: int
+    task: Task
+
+    def __lt__(self, other: _Entry) -> bool:
+        return (self.due, self.seq, self.push) < (other.due, other.seq, other.push)
+
+
+class QueueScheduler:
+    def __init__(self, name: QueueName, dispatcher: Dispatcher, queue: Queue) -> None:
+        self.name = name
+        self.dispatcher = dispatcher
+        self.heap: list[_Entry] = []
+        self.in_flight = 0
+        self.wake = asyncio.Event()
+        self._closed = False
+        limits = queue.rate_limits
+        self.bucket = TokenBucket(
+            limits.max_dispatches_per_second, limits.max_burst_size, dispatcher.clock.now()
+        )
+        self._runner = asyncio.create_task(self._run(), name=f"scheduler {name}")
+
+    def push(self, task: Task) -> None:
+        heapq.heappush(
+            self.heap, _Entry(task.schedule_time, task.seq, next(self.dispatcher.pushes), task)
+        )
+
+    def configure(self, queue: Queue) -> None:
+        limits = queue.rate_limits
+        self.bucket.configure(
+            limits.max_dispatches_per_second, limits.max_burst_size, self.dispatcher.clock.now()
+        )
+
+    async def close(self) -> None:
+        self._closed = True
+        self.wake.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._runner
+
+    async def _run(self) -> None:
+        # A flag, not cancellation, ends the loop: wait_for can swallow a cancel on 3.11.
+        while not self._closed:
+            self.wake.clear()
+            delay = self._dispatch_due()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self.wake.wait()
+
+    def _valid(self, entry: _Entry) -> bool:
+        task = entry.task
+        store = self.dispatcher.store
+        return (
+            store.is_live(task)
+            and task.schedule_time == entry.due
+            and not self.dispatcher.in_flight[id(task)]
+        )
+
+    def _dispatch_due(self) -> float | None:
+        """Start every attempt allowed now; return seconds until the next may be, or None
+        to wait for a change."""
+        queue = self.dispatcher.store.find_queue(self.name)
+        if queue is None or queue.state != QueueState.RUNNING:
+            return None
+        clock = self.dispatcher.clock
+        while self.heap:
+            entry = self.heap[0]
+            if not self._valid(entry):
+                heapq.heappop(self.heap)
+                continue
+            now = clock.now()
+            if entry.due > now:
+                return (entry.due - now).total_seconds()
+            if self.in_flight >= queue.rate_limits.max_concurrent_dispatches:
+                return None  # a finishing attempt wakes us
+            if not self.bucket.take(now):
+                return (self.bucket.next_token_at(now) - now).total_seconds()
+            heapq.heappop(self.heap)
+            self.dispatcher.start_attempt(entry.task, queue, forced_at=None)
+        return None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        minter: TokenMinter,
+        app_engine_url: str,
+        sender: Sender | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.minter = minter
+        self.app_engine_url = app_engine_url
+        self.sender = sender or Sender()
+        self.schedulers: dict[QueueName, QueueScheduler] = {}
+        self.in_flight: Counter[int] = Counter()  # attempts under way, by id(task)
+        self.pushes = itertools.count()
+        self._attempts: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Task[None]] = set()
+        self._running = False
+        # Called on the loop after each attempt has been settled (tests, idle waits).
+        self.attempt_listeners: list[Callable[[AttemptLog], None]] = []
+        store.subscribe(self._on_change)
+        clock.on_jump(self._wake_all)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._running = True
+        for name in list(self.store.queue_names()):
+            for task in self.store.list_tasks(name):
+                self._on_change(name, task)
+            self._on_change(name, None)
+
+    async def stop(self) -> None:
+        self._running = False
+        for scheduler in list(self.schedulers.values()):
+            await scheduler.close()
+        self.schedulers.clear()
+        for attempt in list(self._attempts):
+            attempt.cancel()
+        await asyncio.gather(*self._attempts, *self._closing, return_exceptions=True)
+        await self.sender.close()
+
+    # -- store and clock events -----------------------------------------------------------
+
+    def _on_change(self, name: QueueName, task: Task | None) -> None:
+        if not self._running:
+            return
+        queue = self.store.find_queue(name)
+        scheduler = self.schedulers.get(name)
+        if queue is None:
+            if scheduler is not None:
+                del self.schedulers[name]
+                closing = asyncio.ensure_future(scheduler.close())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+            return
+        if scheduler is None:
+            scheduler = self.schedulers[name] = QueueScheduler(name, self, queue)
+        scheduler.configure(queue)
+        if task is not None:
+            scheduler.push(task)
+        scheduler.wake.set()
+
+    def _wake_all(self) -> None:
+        for scheduler in self.schedulers.values():
+            scheduler.wake.set()
+
+    # -- attempts ------------------------------------------------------------------------
+
+    def run_now(self, name: TaskName) -> Task:
+        """RunTask: dispatch at once, ignoring pause and rate limits."""
+        task = self.store.get_task(name)
+        queue = self.store.get_queue(name.queue_name)
+        self.start_attempt(task, queue, forced_at=self.clock.now())
+        return task
+
+    def start_attempt(self, task: Task, queue: Queue, *, forced_at: datetime | None) -> None:
+        number = self.store.record_dispatch(task, self.clock.now())
+        self.in_flight[id(task)] += 1
+        scheduler = self.schedulers.get(queue.name)
+        if scheduler is not None:
+            scheduler.in_flight += 1
+        attempt = asyncio.create_task(self._attempt(task, queue, number, forced_at))
+        self._attempts.add(attempt)
+        attempt.add_done_callback(self._attempts.discard)
+
+    async def _attempt(
+        self, task: Task, queue: Queue, number: int, forced_at: datetime | None
+    ) -> None:
+        record = task.last_attempt
+        assert record is not None
+        assert record.dispatch_time is not None
+        scheduler = self.schedulers.get(queue.name)
+        started = asyncio.get_running_loop().time()
+        try:
+            try:
+                outgoing = request.build(
+                    task, queue, number, minter=self.minter, app_engine_url=self.app_engine_url
+                )
+            except ValueError as error:  # e.g. a port out of range after the URI override
+                outgoing = None
+                outcome = Outcome(error=f"invalid URL: {error}", error_code=Code.INVALID_ARGUMENT)
+            log_entry = AttemptLog(
+                queue=task.name.queue_name.queue,
+                task=task.name.task,
+                attempt=number,
+                method=outgoing.method if outgoing else "",
+                url=outgoing.url if outgoing else "",
+                headers=dict(outgoing.headers) if outgoing else {},
+                body=outgoing.body if outgoing else b"",
+                dispatch_time=record.dispatch_time,
+            )
+            self.store.history.append(log_entry)
+            if outgoing is not None:
+                outcome = await self.sender.send(outgoing)
+        finally:
+            self.in_flight[id(task)] -= 1
+            if not self.in_flight[id(task)]:
+                del self.in_flight[id(task)]
+            if scheduler is not None:
+                scheduler.in_flight -= 1
+                scheduler.wake.set()
+        now = self.clock.now()
+        log_entry.status, log_entry.error, log_entry.response_time = (
+            outcome.status,
+            outcome.error,
+            now,
+        )
+        latency_ms = (asyncio.get_running_loop().time() - started) * 1000
+        result = self._settle(task, record, outcome, now, forced_at)
+        for listener in self.attempt_listeners:
+            listener(log_entry)
+        log.info(
+            "queue=%s task=%s attempt=%d %s latency=%.0fms %s",
+            task.name.queue_name.queue,
+            task.name.task,
+            number,
+            outcome.describe(),
+            latency_ms,
+            result,
+        )
+
+    def _settle(
+        self,
+        task: Task,
+        record: Attempt,
+        outcome: Outcome,
+        now: datetime,
+        forced_at: datetime | None,
+    ) -> str:
+        """Apply an attempt's outcome to the task; returns what happened, for the log."""
+        if not self.store.is_live(task):
+            return "discarded (task no longer exists)"
+        is_http = isinstance(task.request, HttpRequest)
+        server_error = outcome.status is not None and outcome.status >= 500
+        self.store.record_result(
+            task,
+            attempt=record,
+            status=AttemptStatus(int(outcome.code), _status_message(outcome)),
+            http_status=outcome.status,
+            # HTTP targets do not count 5xx answers as executions; App Engine does.
+            counts_as_execution=not (is_http and server_error),
+            now=now,
+        )
+        if outcome.succeeded:
+            self.store.finish_task(task)
+            return "deleted (succeeded)"
+        queue = self.store.find_queue(task.name.queue_name)
+        config = task.retry_config or (queue.retry_config if queue else None)
+        assert config is not None
+        assert task.first_attempt is not None
+        assert task.first_attempt.dispatch_time is not None
+        if backoff.retries_exhausted(
+            config,
+            attempts=task.dispatch_count,
+            first_attempt=task.first_attempt.dispatch_time,
+            created=task.create_time,
+            now=now,
+        ):
+            self.store.finish_task(task)
+            return "deleted (retries exhausted)"
+        delay = backoff.backoff_delay(task.dispatch_count, config)
+        retry_after = backoff.parse_retry_after(outcome.retry_after, now)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        when = (forced_at or now) + delay
+        self.store.reschedule(task, when)
+        return f"next={when.isoformat()}"
+
+
+def _status_message(outcome: Outcome) -> str:
+    if outcome.status is not None:
+        return f"HTTP status {outcome.status}"
+    return outcome.error or ""

@@ -1,0 +1,109 @@
+"""Puts an OutgoingRequest on the wire with aiohttp and says what came of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+from multidict import CIMultiDict
+
+from emulator.dispatch.request import OutgoingRequest
+from emulator.errors import Code
+
+MAX_REDIRECTS = 10
+
+# HTTP status -> google.rpc.Code for Attempt.response_status (the standard mapping).
+_STATUS_CODES = {
+    200: Code.OK,
+    400: Code.INVALID_ARGUMENT,
+    401: Code.UNAUTHENTICATED,
+    403: Code.PERMISSION_DENIED,
+    404: Code.NOT_FOUND,
+    409: Code.ABORTED,
+    429: Code.RESOURCE_EXHAUSTED,
+    499: Code.CANCELLED,
+    500: Code.INTERNAL,
+    501: Code.UNIMPLEMENTED,
+    503: Code.UNAVAILABLE,
+    504: Code.DEADLINE_EXCEEDED,
+}
+
+
+def code_for_status(status: int) -> Code:
+    if status in _STATUS_CODES:
+        return _STATUS_CODES[status]
+    if 200 <= status < 300:
+        return Code.OK
+    if 400 <= status < 500:
+        return Code.FAILED_PRECONDITION
+    return Code.UNKNOWN if status < 500 else Code.INTERNAL
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int | None = None  # the final HTTP status, None without a response
+    retry_after: str | None = None
+    error: str | None = None  # why there was no response
+    error_code: Code = Code.OK
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def code(self) -> Code:
+        return code_for_status(self.status) if self.status is not None else self.error_code
+
+    def describe(self) -> str:
+        return f"status={self.status}" if self.status is not None else f"error={self.error}"
+
+
+class Sender:
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # The dispatcher enforces concurrency itself; the pool must not add a cap.
+            connector = aiohttp.TCPConnector(limit=0)
+            self._session = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(self, request: OutgoingRequest) -> Outcome:
+        timeout = request.timeout.total_seconds()
+        try:
+            async with self._client().request(
+                request.method,
+                request.url,
+                headers=CIMultiDict(request.headers),
+                data=request.body or None,
+                allow_redirects=request.follow_redirects,
+                max_redirects=MAX_REDIRECTS,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                skip_auto_headers=("Accept", "Accept-Encoding", "Content-Type"),
+            ) as response:
+                await response.read()
+                return Outcome(
+                    status=response.status, retry_after=response.headers.get("Retry-After")
+                )
+        except TimeoutError:
+            return Outcome(
+                error=f"no response within {timeout:g}s", error_code=Code.DEADLINE_EXCEEDED
+            )
+        except aiohttp.TooManyRedirects:
+            return Outcome(
+                error=f"more than {MAX_REDIRECTS} redirects", error_code=Code.UNAVAILABLE
+            )
+        except (aiohttp.InvalidURL, ValueError) as error:
+            return Outcome(error=f"invalid URL: {error}", error_code=Code.INVALID_ARGUMENT)
+        except aiohttp.ClientConnectorError as error:
+            return Outcome(error=f"cannot connect: {error.os_error}", error_code=Code.UNAVAILABLE)
+        except (aiohttp.ClientError, OSError) as error:
+            return Outcome(error=f"{type(error).__name__}: {error}", error_code=Code.UNAVAILABLE)

@@ -1,0 +1,108 @@
+"""Authorization tokens for dispatched requests (reference §8.3).
+
+OIDC tokens are RS256 JWTs with Google's service-account ID-token claims, signed by a
+key made on first use (or loaded from a PEM file). The public half is served as a JWKS
+on the HTTP port, so handlers verify tokens with standard libraries. OAuth tokens are
+opaque bearer strings with a recognisable prefix. Token times are wall-clock time, not
+the virtual clock, because handlers check them against real time.
+
+The private key is never served or logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from functools import cached_property
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+TOKEN_LIFETIME = 3600
+OAUTH_PREFIX = "ya29.cloud-tasks-emulator."
+JWKS_PATH = "/.well-known/jwks.json"
+OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration"
+
+
+def account_id(email: str) -> str:
+    """A stable 21-digit numeric ID for a service account, like Google's `sub`."""
+    digest = int.from_bytes(hashlib.sha256(email.encode()).digest()[:8], "big")
+    return str(10**20 + digest % 10**20)
+
+
+class TokenMinter:
+    def __init__(self, issuer: str, private_key_pem: bytes | None = None) -> None:
+        self.issuer = issuer
+        self._pem = private_key_pem
+
+    @cached_property
+    def _key(self) -> rsa.RSAPrivateKey:
+        if self._pem is None:
+            return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key = serialization.load_pem_private_key(self._pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("the OIDC signing key must be an RSA private key")
+        return key
+
+    @cached_property
+    def _public_jwk(self) -> dict[str, Any]:
+        jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))
+        thumbprint = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
+        kid = base64.urlsafe_b64encode(hashlib.sha256(thumbprint.encode()).digest()).decode()
+        return {**jwk, "kid": kid.rstrip("="), "use": "sig", "alg": "RS256"}
+
+    def check_key(self) -> None:
+        """Load the key now, so a bad PEM file stops the start-up with a clear error."""
+        _ = self._public_jwk
+
+    def oidc(self, email: str, audience: str) -> str:
+        now = int(time.time())
+        subject = account_id(email)
+        claims = {
+            "iss": self.issuer,
+            "aud": audience,
+            "azp": subject,
+            "sub": subject,
+            "email": email,
+            "email_verified": True,
+            "iat": now,
+            "exp": now + TOKEN_LIFETIME,
+        }
+        return jwt.encode(
+            claims, self._key, algorithm="RS256", headers={"kid": self._public_jwk["kid"]}
+        )
+
+    @staticmethod
+    def oauth(email: str, scope: str) -> str:
+        now = int(time.time())
+        payload = json.dumps(
+            {"email": email, "scope": scope, "iat": now, "exp": now + TOKEN_LIFETIME},
+            separators=(",", ":"),
+        )
+        return OAUTH_PREFIX + base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self._public_jwk]}
+
+    def openid_configuration(self, base_url: str) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": base_url + JWKS_PATH,
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "claims_supported": [
+                "aud",
+                "azp",
+                "email",
+                "email_verified",
+                "exp",
+                "iat",
+                "iss",
+                "sub",
+            ],
+        }
