@@ -13,13 +13,15 @@ import heapq
 import itertools
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from emulator.clock import Clock
 from emulator.dispatch import backoff, request
 from emulator.dispatch.bucket import TokenBucket
+from emulator.dispatch.request import OutgoingRequest
 from emulator.dispatch.sender import Outcome, Sender
 from emulator.dispatch.tokens import TokenMinter
 from emulator.errors import Code
@@ -120,7 +122,7 @@ class QueueScheduler:
             if not self.bucket.take(now):
                 return (self.bucket.next_token_at(now) - now).total_seconds()
             heapq.heappop(self.heap)
-            self.dispatcher.start_attempt(entry.task, queue, forced_at=None)
+            self.dispatcher.start_attempt(entry.task, queue, forced=False)
         return None
 
 
@@ -145,6 +147,7 @@ class Dispatcher:
         self._attempts: set[asyncio.Task[None]] = set()
         self._closing: set[asyncio.Task[None]] = set()
         self._running = False
+        self._jumped = asyncio.Event()
         # Called on the loop after each attempt has been settled (tests, idle waits).
         self.attempt_listeners: list[Callable[[AttemptLog], None]] = []
         store.subscribe(self._on_change)
@@ -193,6 +196,8 @@ class Dispatcher:
     def _wake_all(self) -> None:
         for scheduler in self.schedulers.values():
             scheduler.wake.set()
+        self._jumped.set()  # attempts waiting on their deadline look at the clock again
+        self._jumped = asyncio.Event()
 
     # -- attempts ------------------------------------------------------------------------
 
@@ -200,11 +205,13 @@ class Dispatcher:
         """RunTask: dispatch at once, ignoring pause and rate limits."""
         task = self.store.get_task(name)
         queue = self.store.get_queue(name.queue_name)
-        self.start_attempt(task, queue, forced_at=self.clock.now())
+        self.start_attempt(task, queue, forced=True)
         return task
 
-    def start_attempt(self, task: Task, queue: Queue, *, forced_at: datetime | None) -> None:
-        number = self.store.record_dispatch(task, self.clock.now())
+    def start_attempt(self, task: Task, queue: Queue, *, forced: bool) -> None:
+        now = self.clock.now()
+        number = self.store.record_dispatch(task, now)
+        forced_at = now if forced else None
         self.in_flight[id(task)] += 1
         scheduler = self.schedulers.get(queue.name)
         if scheduler is not None:
@@ -241,7 +248,8 @@ class Dispatcher:
             )
             self.store.history.append(log_entry)
             if outgoing is not None:
-                outcome = await self.sender.send(outgoing)
+                deadline = record.dispatch_time + outgoing.timeout
+                outcome = await self._before(deadline, self.sender.send(outgoing), outgoing)
         finally:
             self.in_flight[id(task)] -= 1
             if not self.in_flight[id(task)]:
@@ -268,6 +276,38 @@ class Dispatcher:
             latency_ms,
             result,
         )
+
+    async def _before(
+        self, deadline: datetime, sending: Coroutine[Any, Any, Outcome], outgoing: OutgoingRequest
+    ) -> Outcome:
+        """The send's outcome, or a deadline failure once the clock passes `deadline`.
+
+        The deadline follows the emulator's clock, so moving a virtual clock past it
+        times the attempt out at once.
+        """
+        send = asyncio.ensure_future(sending)
+        try:
+            while not send.done():
+                remaining = (deadline - self.clock.now()).total_seconds()
+                if remaining <= 0:
+                    send.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await send
+                    seconds = outgoing.timeout.total_seconds()
+                    return Outcome(
+                        error=f"no response within {seconds:g}s", error_code=Code.DEADLINE_EXCEEDED
+                    )
+                waiter = asyncio.ensure_future(self._jumped.wait())
+                try:
+                    await asyncio.wait(
+                        {send, waiter}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    waiter.cancel()
+            return send.result()
+        finally:
+            if not send.done():
+                send.cancel()
 
     def _settle(
         self,
