@@ -85,7 +85,7 @@ class Sender:
                 headers=CIMultiDict(request.headers),
                 data=request.body or None,
                 allow_redirects=request.follow_redirects,
-                max_redirects=MAX_REDIRECTS,
+                max_redirects=MAX_REDIRECTS + 1,  # aiohttp counts the final response too
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 skip_auto_headers=("Accept", "Accept-Encoding", "Content-Type"),
             ) as response:
