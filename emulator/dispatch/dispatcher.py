@@ -244,12 +244,17 @@ class Dispatcher:
                 url=outgoing.url if outgoing else "",
                 headers=dict(outgoing.headers) if outgoing else {},
                 body=outgoing.body if outgoing else b"",
+                schedule_time=record.schedule_time or record.dispatch_time,
                 dispatch_time=record.dispatch_time,
             )
             self.store.history.append(log_entry)
-            if outgoing is not None:
+            if outgoing is None:
+                pass
+            elif self.clock.can_advance:
                 deadline = record.dispatch_time + outgoing.timeout
                 outcome = await self._before(deadline, self.sender.send(outgoing), outgoing)
+            else:  # real time only: the sender's own timeout is the deadline
+                outcome = await self.sender.send(outgoing)
         finally:
             self.in_flight[id(task)] -= 1
             if not self.in_flight[id(task)]:

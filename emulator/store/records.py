@@ -178,6 +178,7 @@ class AttemptLog:
     url: str
     headers: dict[str, str]
     body: bytes
+    schedule_time: datetime  # when the attempt was due
     dispatch_time: datetime
     status: int | None = None  # None: no HTTP response
     error: str | None = None
