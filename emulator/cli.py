@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator import __version__
+from emulator.errors import StartupError
 from emulator.server import EmulatorServer
 from emulator.settings import ENV_PREFIX, Settings, parse_duration
 
@@ -156,7 +157,7 @@ def ready_line(server: EmulatorServer) -> str:
 
 
 async def run(settings: Settings) -> None:
-    server = EmulatorServer(settings)
+    server = EmulatorServer(settings)  # may raise StartupError
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -179,5 +180,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     try:
         asyncio.run(run(settings))
-    except OSError as error:
+    except StartupError as error:
         sys.exit(f"cloud-tasks-emulator: {error}")

@@ -42,6 +42,10 @@ class HelpLink:
     url: str
 
 
+class StartupError(Exception):
+    """The emulator cannot start as configured (port taken, unreadable key file...)."""
+
+
 class ApiError(Exception):
     """An error the API reports to the caller."""
 

@@ -15,6 +15,7 @@ from emulator.api.service import CloudTasksService
 from emulator.clock import Clock, RealClock
 from emulator.dispatch.dispatcher import Dispatcher
 from emulator.dispatch.tokens import TokenMinter
+from emulator.errors import StartupError
 from emulator.settings import Settings
 from emulator.store import Store
 from emulator.web import make_app
@@ -57,7 +58,12 @@ class EmulatorServer:
 
     async def start(self) -> None:
         if self.settings.oidc_key_file:
-            self.minter.check_key()
+            try:
+                self.minter.check_key()
+            except ValueError as error:
+                raise StartupError(
+                    f"{self.settings.oidc_key_file} is not a PEM RSA private key: {error}"
+                ) from None
         # No SO_REUSEPORT: a second emulator on a taken port must fail, not share it.
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         server.add_generic_rpc_handlers(
@@ -75,7 +81,7 @@ class EmulatorServer:
         except RuntimeError:  # grpcio reports a failed bind this way
             self.grpc_port = 0
         if not self.grpc_port:
-            raise OSError(f"cannot listen for gRPC on {address}: is the port taken?")
+            raise StartupError(f"cannot listen for gRPC on {address}: is the port taken?")
         await server.start()
         await grpc_server.mark_serving(health)
         self._grpc = server
@@ -83,7 +89,14 @@ class EmulatorServer:
         runner = web.AppRunner(make_app(self.grpc_target, self.minter), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.http_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            await runner.cleanup()
+            await server.stop(0)
+            raise StartupError(
+                f"cannot listen for HTTP on port {self.settings.http_port}: {error}"
+            ) from None
         self._web = runner
         self.http_port = runner.addresses[0][1]
         self.minter.issuer = self.settings.oidc_issuer or self.http_url
@@ -106,7 +119,7 @@ def _read_key(path: str) -> bytes | None:
         with open(path, "rb") as file:
             return file.read()
     except OSError as error:
-        raise OSError(f"cannot read the OIDC key file: {error}") from None
+        raise StartupError(f"cannot read the OIDC key file: {error}") from None
 
 
 def _bind_host(host: str) -> str:

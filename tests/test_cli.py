@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import selectors
@@ -14,6 +15,9 @@ from pathlib import Path
 
 import grpc
 import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from google.cloud import tasks_v2
 from google.cloud.location import locations_pb2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
@@ -125,6 +129,7 @@ def test_variables_configure_it_and_flags_win() -> None:
         ([], {"CLOUD_TASKS_EMULATOR_PORT": "eighty"}, "CLOUD_TASKS_EMULATOR_PORT"),
         (["--port", "70000"], {}, "not a port"),
         (["--task-tombstone-ttl", "soon"], {}, "not a duration"),
+        (["--app-engine-host", "localhost:8080"], {}, "not an http:// or https:// URL"),
         ([], {"CLOUD_TASKS_EMULATOR_LOG_LEVEL": "chatty"}, "not a log level"),
     ],
 )
@@ -158,3 +163,47 @@ def test_a_taken_port_is_a_clear_error() -> None:
         )
     assert result.returncode == 1
     assert f"cannot listen for gRPC on 127.0.0.1:{port}" in result.stderr
+
+
+def test_oidc_key_file_signs_the_tokens(tmp_path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path = tmp_path / "key.pem"
+    path.write_bytes(pem)
+    with emulator("--port", "0", "--http-port", "0", "--oidc-key-file", str(path)) as (proc, line):
+        match = READY.search(line)
+        assert match, line
+        jwks = requests.get(f"{match[2]}/.well-known/jwks.json", timeout=10).json()
+        (jwk,) = jwks["keys"]
+        n = int.from_bytes(base64.urlsafe_b64decode(jwk["n"] + "=" * (-len(jwk["n"]) % 4)), "big")
+        assert n == key.public_key().public_numbers().n
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert proc.stderr is not None
+        assert "PRIVATE KEY" not in proc.stderr.read()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read the OIDC key file"), (b"not a key", "is not a PEM RSA private key")],
+)
+def test_a_bad_oidc_key_file_stops_the_start(
+    tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    path = tmp_path / "key.pem"
+    if content is not None:
+        path.write_bytes(content)
+    result = subprocess.run(
+        [sys.executable, "-m", "emulator", "--port", "0", "--http-port", "0"],
+        capture_output=True,
+        text=True,
+        env=_env(CLOUD_TASKS_EMULATOR_OIDC_KEY_FILE=str(path)),
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
