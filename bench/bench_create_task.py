@@ -122,6 +122,7 @@ def main() -> None:
         transport=CloudTasksGrpcTransport(channel=grpc.insecure_channel(emulator.grpc_target))
     )
     client.create_queue(parent=QUEUE.rsplit("/queues/", 1)[0], queue={"name": QUEUE})
+    client.pause_queue(name=QUEUE)  # measure CreateTask alone, not deliveries
     _, null_target = null_loop.run(start_null_server())
     targets = {"emulator": emulator.grpc_target, "baseline": null_target}
 
