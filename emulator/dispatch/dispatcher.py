@@ -229,32 +229,7 @@ class Dispatcher:
         scheduler = self.schedulers.get(queue.name)
         started = asyncio.get_running_loop().time()
         try:
-            try:
-                outgoing = request.build(
-                    task, queue, number, minter=self.minter, app_engine_url=self.app_engine_url
-                )
-            except ValueError as error:  # e.g. a port out of range after the URI override
-                outgoing = None
-                outcome = Outcome(error=f"invalid URL: {error}", error_code=Code.INVALID_ARGUMENT)
-            log_entry = AttemptLog(
-                queue=task.name.queue_name.queue,
-                task=task.name.task,
-                attempt=number,
-                method=outgoing.method if outgoing else "",
-                url=outgoing.url if outgoing else "",
-                headers=dict(outgoing.headers) if outgoing else {},
-                body=outgoing.body if outgoing else b"",
-                schedule_time=record.schedule_time or record.dispatch_time,
-                dispatch_time=record.dispatch_time,
-            )
-            self.store.history.append(log_entry)
-            if outgoing is None:
-                pass
-            elif self.clock.can_advance:
-                deadline = record.dispatch_time + outgoing.timeout
-                outcome = await self._before(deadline, self.sender.send(outgoing), outgoing)
-            else:  # real time only: the sender's own timeout is the deadline
-                outcome = await self.sender.send(outgoing)
+            log_entry, outcome = await self._deliver(task, queue, number, record)
         finally:
             self.in_flight[id(task)] -= 1
             if not self.in_flight[id(task)]:
@@ -281,6 +256,47 @@ class Dispatcher:
             latency_ms,
             result,
         )
+
+    async def _deliver(
+        self, task: Task, queue: Queue, number: int, record: Attempt
+    ) -> tuple[AttemptLog, Outcome]:
+        """Build and send one attempt's request. Never raises but for cancellation: any
+        failure is an outcome, so the task is always settled (retried or deleted)."""
+        assert record.dispatch_time is not None
+        outgoing: OutgoingRequest | None = None
+        try:
+            outgoing = request.build(
+                task, queue, number, minter=self.minter, app_engine_url=self.app_engine_url
+            )
+        except ValueError as error:  # e.g. a port out of range after the URI override
+            outcome = Outcome(error=f"invalid URL: {error}", error_code=Code.INVALID_ARGUMENT)
+        except Exception as error:
+            log.exception("cannot build the request of %s", task.name)
+            outcome = Outcome(error=f"cannot build the request: {error}", error_code=Code.INTERNAL)
+        log_entry = AttemptLog(
+            queue=task.name.queue_name.queue,
+            task=task.name.task,
+            attempt=number,
+            method=outgoing.method if outgoing else "",
+            url=outgoing.url if outgoing else "",
+            headers=dict(outgoing.headers) if outgoing else {},
+            body=outgoing.body if outgoing else b"",
+            schedule_time=record.schedule_time or record.dispatch_time,
+            dispatch_time=record.dispatch_time,
+        )
+        self.store.history.append(log_entry)
+        if outgoing is None:
+            return log_entry, outcome
+        try:
+            if self.clock.can_advance:
+                deadline = record.dispatch_time + outgoing.timeout
+                outcome = await self._before(deadline, self.sender.send(outgoing), outgoing)
+            else:  # real time only: the sender's own timeout is the deadline
+                outcome = await self.sender.send(outgoing)
+        except Exception as error:
+            log.exception("sending %s failed unexpectedly", task.name)
+            outcome = Outcome(error=f"{type(error).__name__}: {error}", error_code=Code.INTERNAL)
+        return log_entry, outcome
 
     async def _before(
         self, deadline: datetime, sending: Coroutine[Any, Any, Outcome], outgoing: OutgoingRequest
