@@ -60,6 +60,12 @@ def _base_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _clock(text: str) -> str:
+    if text not in ("real", "virtual"):
+        raise ValueError(f"not a clock: {text} (real or virtual)")
+    return text
+
+
 OPTIONS = [
     Option("--host", str, "address to listen on (0.0.0.0 in a container)", "ADDR"),
     Option("--port", _port, "gRPC port; 0 picks a free one", "PORT"),
@@ -83,6 +89,12 @@ OPTIONS = [
         _base_url,
         "base URL that App Engine tasks are sent to (relative_uri is appended)",
         "URL",
+    ),
+    Option(
+        "--clock",
+        _clock,
+        "real, or virtual: real time that /_emulator/advance can move forward",
+        "KIND",
     ),
     Option("--oidc-issuer", str, "`iss` claim of OIDC tokens (empty: the HTTP URL)", "URL"),
     Option(

@@ -66,6 +66,11 @@ class VirtualClock(Clock):
         self._jumped()
         return self.now()
 
+    def set(self, when: datetime) -> datetime:
+        """Jump to `when` (never backwards: an earlier time leaves the clock alone)."""
+        step = when - self.now()
+        return self.advance(step) if step > timedelta(0) else self.now()
+
     def reset(self) -> None:
         """Back to real time (the offset may only be dropped when nothing depends on it)."""
         self._offset = timedelta(0)

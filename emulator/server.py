@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Sequence
 
 import grpc
 from aiohttp import web
 
-from emulator.api import grpc_server
+from emulator.api import control_grpc, grpc_server
 from emulator.api.batch import BatchService
 from emulator.api.iam import IamService
 from emulator.api.locations import LocationsService
 from emulator.api.service import CloudTasksService
-from emulator.clock import Clock, RealClock
+from emulator.clock import Clock, RealClock, VirtualClock
+from emulator.control import Control
 from emulator.dispatch.dispatcher import Dispatcher
 from emulator.dispatch.tokens import TokenMinter
 from emulator.errors import StartupError
 from emulator.settings import Settings
 from emulator.store import Store
+from emulator.store.records import Queue
 from emulator.web import make_app
 
 log = logging.getLogger("emulator")
@@ -26,9 +30,16 @@ log = logging.getLogger("emulator")
 class EmulatorServer:
     """Start with `await start()`, stop with `await stop()`; ports 0 pick free ones."""
 
-    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        queues: Sequence[Queue] = (),
+    ) -> None:
         self.settings = settings or Settings()
-        self.clock = clock or RealClock()
+        self.clock = clock or (VirtualClock() if self.settings.clock == "virtual" else RealClock())
+        self.startup_queues = list(queues)  # re-created by every reset()
         self.store = Store(
             self.clock,
             task_tombstone_ttl=self.settings.task_tombstone_ttl,
@@ -43,6 +54,7 @@ class EmulatorServer:
             app_engine_url=self.settings.app_engine_host,
         )
         self.tasks.run_task_hook = self.dispatcher.run_now
+        self.control = Control(self)
         self._grpc: grpc.aio.Server | None = None
         self._web: web.AppRunner | None = None
         self.grpc_port = 0
@@ -66,14 +78,13 @@ class EmulatorServer:
                 ) from None
         # No SO_REUSEPORT: a second emulator on a taken port must fail, not share it.
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        server.add_generic_rpc_handlers(
-            grpc_server.generic_handlers(
-                self.tasks,
-                IamService(self.store),
-                BatchService(self.tasks),
-                LocationsService(self.store, self.settings.default_location),
-            )
+        handlers = grpc_server.generic_handlers(
+            self.tasks,
+            IamService(self.store),
+            BatchService(self.tasks),
+            LocationsService(self.store, self.settings.default_location),
         )
+        server.add_generic_rpc_handlers([*handlers, control_grpc.handler(self.control)])
         health = grpc_server.add_health(server)
         address = f"{_bind_host(self.settings.host)}:{self.settings.port}"
         try:
@@ -86,7 +97,9 @@ class EmulatorServer:
         await grpc_server.mark_serving(health)
         self._grpc = server
 
-        runner = web.AppRunner(make_app(self.grpc_target, self.minter), access_log=None)
+        runner = web.AppRunner(
+            make_app(self.grpc_target, self.minter, self.control), access_log=None
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.http_port)
         try:
@@ -100,7 +113,20 @@ class EmulatorServer:
         self._web = runner
         self.http_port = runner.addresses[0][1]
         self.minter.issuer = self.settings.oidc_issuer or self.http_url
+        self._create_startup_queues()
         self.dispatcher.start()
+
+    def _create_startup_queues(self) -> None:
+        for queue in self.startup_queues:
+            self.store.put_queue(copy.deepcopy(queue))
+
+    def reset(self) -> None:
+        """A clean slate: no queues, tasks, tombstones or history; real time again; the
+        start-up queues re-created. Attempts in flight finish but are forgotten."""
+        self.store.reset()
+        if isinstance(self.clock, VirtualClock):
+            self.clock.reset()
+        self._create_startup_queues()
 
     async def stop(self, grace: float = 0.5) -> None:
         await self.dispatcher.stop()

@@ -34,3 +34,4 @@ class Settings:
     app_engine_host: str = "http://127.0.0.1:8080"  # where App Engine tasks are sent
     oidc_issuer: str = ""  # empty: the emulator's own HTTP URL
     oidc_key_file: str = ""  # PEM RSA private key; empty: a key made at start
+    clock: str = "real"  # "virtual": real time that can also jump forward (advance)

@@ -8,6 +8,7 @@ INVALID_ARGUMENT rather than gRPC's generic deserialization failure.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +36,7 @@ OPERATIONS = "google.longrunning.Operations"
 ServiceMethod = Callable[[Any], Any]
 
 
-def _handler(
+def unary_handler(
     rpc: str, request_type: Any, method: ServiceMethod
 ) -> grpc.RpcMethodHandler[bytes, bytes]:
     async def handle(raw: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
@@ -49,6 +50,8 @@ def _handler(
         else:
             try:
                 response = method(request)
+                if inspect.isawaitable(response):
+                    response = await response
                 return bytes(response.SerializeToString())
             except errors.ApiError as error:
                 failure = error
@@ -107,7 +110,7 @@ def generic_handlers(
         grpc.method_handlers_generic_handler(
             service,
             {
-                rpc: _handler(f"{service}/{rpc}", request_type, method)
+                rpc: unary_handler(f"{service}/{rpc}", request_type, method)
                 for rpc, (request_type, method) in table.items()
             },
         )

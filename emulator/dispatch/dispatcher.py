@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from emulator.clock import Clock
+from emulator.clock import Clock, VirtualClock
 from emulator.dispatch import backoff, request
 from emulator.dispatch.bucket import TokenBucket
 from emulator.dispatch.request import OutgoingRequest
@@ -38,6 +38,16 @@ from emulator.store.records import (
 )
 
 log = logging.getLogger("emulator.dispatch")
+
+
+class NotAdvanceable(Exception):
+    """The emulator runs on the real clock, which cannot be moved."""
+
+    def __str__(self) -> str:
+        return (
+            "the emulator runs on the real clock, which cannot be advanced; start it with "
+            "--clock virtual (the pytest plugin does)"
+        )
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class QueueScheduler:
         self.heap: list[_Entry] = []
         self.in_flight = 0
         self.wake = asyncio.Event()
+        self.next_at: datetime | None = None  # when this scheduler next has work
+        self.rate_limited = False  # due tasks are waiting for a token
         self._closed = False
         limits = queue.rate_limits
         self.bucket = TokenBucket(
@@ -88,7 +100,11 @@ class QueueScheduler:
         # A flag, not cancellation, ends the loop: wait_for can swallow a cancel on 3.11.
         while not self._closed:
             self.wake.clear()
-            delay = self._dispatch_due()
+            self.next_at = self._dispatch_due()
+            self.dispatcher.activity()
+            delay = None
+            if self.next_at is not None:
+                delay = max(0.0, (self.next_at - self.dispatcher.clock.now()).total_seconds())
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self.wake.wait()
@@ -102,9 +118,10 @@ class QueueScheduler:
             and not self.dispatcher.in_flight[id(task)]
         )
 
-    def _dispatch_due(self) -> float | None:
-        """Start every attempt allowed now; return seconds until the next may be, or None
-        to wait for a change."""
+    def _dispatch_due(self) -> datetime | None:
+        """Start every attempt allowed now; return when the next one may be, or None to
+        wait for a change. Records whether due tasks are waiting for a token."""
+        self.rate_limited = False
         queue = self.dispatcher.store.find_queue(self.name)
         if queue is None or queue.state != QueueState.RUNNING:
             return None
@@ -116,11 +133,12 @@ class QueueScheduler:
                 continue
             now = clock.now()
             if entry.due > now:
-                return (entry.due - now).total_seconds()
+                return entry.due
             if self.in_flight >= queue.rate_limits.max_concurrent_dispatches:
                 return None  # a finishing attempt wakes us
             if not self.bucket.take(now):
-                return (self.bucket.next_token_at(now) - now).total_seconds()
+                self.rate_limited = True
+                return self.bucket.next_token_at(now)
             heapq.heappop(self.heap)
             self.dispatcher.start_attempt(entry.task, queue, forced=False)
         return None
@@ -148,6 +166,7 @@ class Dispatcher:
         self._closing: set[asyncio.Task[None]] = set()
         self._running = False
         self._jumped = asyncio.Event()
+        self._activity = asyncio.Event()
         # Called on the loop after each attempt has been settled (tests, idle waits).
         self.attempt_listeners: list[Callable[[AttemptLog], None]] = []
         store.subscribe(self._on_change)
@@ -199,6 +218,66 @@ class Dispatcher:
         self._jumped.set()  # attempts waiting on their deadline look at the clock again
         self._jumped = asyncio.Event()
 
+    # -- idleness and time travel ---------------------------------------------------------
+
+    def activity(self) -> None:
+        """Something finished: a scheduler pass or an attempt. Idle waiters look again."""
+        self._activity.set()
+
+    def busy_reasons(self, *, count_rate_limited: bool = True) -> list[str]:
+        """Why the dispatcher is not idle; empty when no task is due and none in flight."""
+        reasons = []
+        if self._attempts:
+            reasons.append(f"{len(self._attempts)} attempt(s) in flight")
+        for name, scheduler in self.schedulers.items():
+            if scheduler.wake.is_set():
+                reasons.append(f"queue {name.queue} has changes to look at")
+            elif count_rate_limited and scheduler.rate_limited:
+                reasons.append(f"queue {name.queue} has due tasks waiting for its rate limit")
+        return reasons
+
+    async def _wait_for(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not done():
+            self._activity.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"{what} not reached within {timeout:g}s: {self._busy_text()}")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._activity.wait()
+
+    def _busy_text(self) -> str:
+        return "; ".join(self.busy_reasons()) or "idle"
+
+    async def wait_until_idle(self, timeout: float = 30) -> None:
+        """Until no task is due now and no attempt is in flight (future tasks don't count)."""
+        await self._wait_for(lambda: not self.busy_reasons(), timeout, "idle")
+
+    async def advance_to(self, target: datetime, timeout: float = 60) -> None:
+        """Move a virtual clock to `target`, stopping at every due time (and token refill)
+        on the way, so everything due by then fires in order before this returns."""
+        clock = self.clock
+        if not isinstance(clock, VirtualClock):
+            raise NotAdvanceable()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+
+        def quiet() -> bool:
+            return not self.busy_reasons(count_rate_limited=False)
+
+        while True:
+            await self._wait_for(quiet, deadline - loop.time(), "advance")
+            upcoming = [s.next_at for s in self.schedulers.values() if s.next_at is not None]
+            step = min(upcoming, default=None)
+            if step is None or step > target:
+                if target > clock.now():
+                    clock.set(target)
+                    continue
+                return
+            clock.set(max(step, clock.now()))
+
     # -- attempts ------------------------------------------------------------------------
 
     def run_now(self, name: TaskName) -> Task:
@@ -218,7 +297,11 @@ class Dispatcher:
             scheduler.in_flight += 1
         attempt = asyncio.create_task(self._attempt(task, queue, number, forced_at))
         self._attempts.add(attempt)
-        attempt.add_done_callback(self._attempts.discard)
+        attempt.add_done_callback(self._attempt_done)
+
+    def _attempt_done(self, attempt: asyncio.Task[None]) -> None:
+        self._attempts.discard(attempt)
+        self.activity()
 
     async def _attempt(
         self, task: Task, queue: Queue, number: int, forced_at: datetime | None

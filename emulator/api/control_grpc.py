@@ -1,0 +1,100 @@
+"""The EmulatorControl gRPC service (protos/cloud_tasks_emulator/v1/control.proto).
+
+Its message classes are compiled from the .proto on the first call, so a server that is
+never asked to be controlled over gRPC pays nothing for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
+
+import grpc
+
+from emulator import control_proto
+from emulator.api.convert import timestamp, to_datetime, to_timedelta
+from emulator.api.grpc_server import unary_handler
+from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control
+from emulator.store.records import AttemptLog
+
+
+class _Lazy:
+    """A request type that resolves to the compiled message class when first parsed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def FromString(self, raw: bytes) -> Any:
+        return control_proto.messages()[self.name].FromString(raw)
+
+    @property
+    def DESCRIPTOR(self) -> Any:
+        return control_proto.messages()[self.name].DESCRIPTOR
+
+
+def _seconds(message: Any, field: str, default: float) -> float:
+    if not message.HasField(field):
+        return default
+    return max(0.0, to_timedelta(getattr(message, field)).total_seconds())
+
+
+def _attempt(entry: AttemptLog) -> Any:
+    message = control_proto.messages()["Attempt"](
+        queue=entry.queue,
+        task=entry.task,
+        attempt=entry.attempt,
+        method=entry.method,
+        url=entry.url,
+        headers=entry.headers,
+        body=entry.body,
+        schedule_time=timestamp(entry.schedule_time),
+        dispatch_time=timestamp(entry.dispatch_time),
+    )
+    if entry.status is not None:
+        message.status = entry.status
+    if entry.error is not None:
+        message.error = entry.error
+    if entry.response_time is not None:
+        message.response_time.CopyFrom(timestamp(entry.response_time))
+    return message
+
+
+def handler(control: Control) -> grpc.GenericRpcHandler:  # type: ignore[type-arg]
+    def message(name: str, **fields: Any) -> Any:
+        return control_proto.messages()[name](**fields)
+
+    def reset(request: Any) -> Any:
+        control.reset()
+        return message("ResetResponse")
+
+    async def advance(request: Any) -> Any:
+        kind = request.WhichOneof("target")
+        now = await control.advance(
+            to_timedelta(request.by) if kind == "by" else None,
+            to=to_datetime(request.to) if kind == "to" else None,
+            timeout=_seconds(request, "timeout", DEFAULT_ADVANCE_TIMEOUT),
+        )
+        return message("AdvanceResponse", now=timestamp(now.astimezone(UTC)))
+
+    async def wait_until_idle(request: Any) -> Any:
+        await control.wait_until_idle(_seconds(request, "timeout", DEFAULT_IDLE_TIMEOUT))
+        return message("WaitUntilIdleResponse")
+
+    def list_attempts(request: Any) -> Any:
+        entries = control.attempts(request.queue or None, request.task or None)
+        return message("ListAttemptsResponse", attempts=[_attempt(e) for e in entries])
+
+    methods: dict[str, tuple[str, Callable[[Any], Any]]] = {
+        "Reset": ("ResetRequest", reset),
+        "Advance": ("AdvanceRequest", advance),
+        "WaitUntilIdle": ("WaitUntilIdleRequest", wait_until_idle),
+        "ListAttempts": ("ListAttemptsRequest", list_attempts),
+    }
+    return grpc.method_handlers_generic_handler(
+        control_proto.SERVICE,
+        {
+            rpc: unary_handler(f"{control_proto.SERVICE}/{rpc}", _Lazy(request), method)
+            for rpc, (request, method) in methods.items()
+        },
+    )

@@ -1,0 +1,97 @@
+"""The test-control operations: reset, advance the clock, wait until idle, read attempts.
+
+One implementation on the server's loop, reached three ways: `emulator.Emulator` in
+Python, HTTP under /_emulator/, and the EmulatorControl gRPC service (protos/).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from emulator import errors
+from emulator.dispatch.dispatcher import NotAdvanceable
+from emulator.store.records import AttemptLog
+
+if TYPE_CHECKING:
+    from emulator.server import EmulatorServer
+
+DEFAULT_ADVANCE_TIMEOUT = 60.0
+DEFAULT_IDLE_TIMEOUT = 30.0
+
+
+class DeadlineExceeded(errors.ApiError):
+    code = errors.Code.DEADLINE_EXCEEDED
+
+
+class Control:
+    def __init__(self, server: EmulatorServer) -> None:
+        self.server = server
+
+    def reset(self) -> None:
+        self.server.reset()
+
+    async def advance(
+        self,
+        by: timedelta | None = None,
+        *,
+        to: datetime | None = None,
+        timeout: float = DEFAULT_ADVANCE_TIMEOUT,
+    ) -> datetime:
+        """Jump the clock by `by` or to `to`; returns once everything due has fired."""
+        clock = self.server.clock
+        if (by is None) == (to is None):
+            raise errors.InvalidArgument("Give exactly one of: how far to advance, or to when.")
+        if by is not None and by < timedelta(0):
+            raise errors.InvalidArgument("The clock only moves forward: the step is negative.")
+        target = to if to is not None else clock.now() + (by or timedelta(0))
+        if target.tzinfo is None:
+            raise errors.InvalidArgument("The time to advance to needs a time zone.")
+        if to is not None and to < clock.now():
+            raise errors.InvalidArgument(
+                f"The clock only moves forward: {to.isoformat()} is before its current time "
+                f"{clock.now().isoformat()}."
+            )
+        try:
+            await self.server.dispatcher.advance_to(target, timeout=timeout)
+        except NotAdvanceable as error:
+            raise errors.FailedPrecondition(str(error)) from None
+        except TimeoutError as error:
+            raise DeadlineExceeded(str(error)) from None
+        return clock.now()
+
+    async def wait_until_idle(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
+        try:
+            await self.server.dispatcher.wait_until_idle(timeout)
+        except TimeoutError as error:
+            raise DeadlineExceeded(str(error)) from None
+
+    def attempts(self, queue: str | None = None, task: str | None = None) -> list[AttemptLog]:
+        return [
+            entry
+            for entry in self.server.store.history
+            if (not queue or entry.queue == queue) and (not task or entry.task == task)
+        ]
+
+
+def attempt_json(entry: AttemptLog) -> dict[str, Any]:
+    """An attempt as JSON: the same fields, the body in base64, times in RFC 3339."""
+
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat().replace("+00:00", "Z") if value else None
+
+    return {
+        "queue": entry.queue,
+        "task": entry.task,
+        "attempt": entry.attempt,
+        "method": entry.method,
+        "url": entry.url,
+        "headers": entry.headers,
+        "body": base64.b64encode(entry.body).decode(),
+        "status": entry.status,
+        "error": entry.error,
+        "schedule_time": when(entry.schedule_time),
+        "dispatch_time": when(entry.dispatch_time),
+        "response_time": when(entry.response_time),
+    }
