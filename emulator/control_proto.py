@@ -43,9 +43,14 @@ def messages() -> dict[str, Any]:
         if status != 0:
             raise StartupError(f"cannot compile {root / PROTO} (protoc exit status {status})")
         files = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
-    pool = descriptor_pool.DescriptorPool()
+    # The default pool already holds the well-known types, so our Duration and Timestamp
+    # fields take the same classes as the rest of the process.
+    pool = descriptor_pool.Default()
     for file in files.file:
-        pool.Add(file)
+        try:
+            pool.FindFileByName(file.name)
+        except KeyError:
+            pool.Add(file)
     control = pool.FindFileByName(PROTO)
     return {
         name: message_factory.GetMessageClass(descriptor)

@@ -29,6 +29,8 @@ from emulator.store.records import AttemptLog
 
 from support import PARENT, queue_path
 
+pytest_plugins = ["pytester"]
+
 T = TypeVar("T")
 
 

@@ -1,0 +1,252 @@
+"""`Emulator`: the whole emulator inside your process, for tests and scripts.
+
+    with Emulator() as emu:                  # server on a background thread
+        client = emu.client()
+        ...
+        emu.advance(timedelta(hours=24))     # due tasks fire before this returns
+
+    async with Emulator() as emu:            # server on the running event loop
+        client = emu.async_client()
+        ...
+        await emu.aadvance(timedelta(hours=24))
+
+Blocking methods (`advance`, `wait_until_idle`, `attempts`, `reset`) work from any thread
+but the server's own loop; their `a`-prefixed coroutines work from any event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import threading
+from collections.abc import Coroutine, Iterable, Mapping
+from concurrent.futures import Future
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+from google.cloud import tasks_v2
+from google.cloud.tasks_v2.services.cloud_tasks.transports import (
+    CloudTasksGrpcAsyncIOTransport,
+    CloudTasksGrpcTransport,
+)
+
+from emulator.api import convert
+from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
+from emulator.server import EmulatorServer
+from emulator.settings import Settings
+from emulator.store.names import QueueName
+from emulator.store.records import AttemptLog, Queue
+
+T = TypeVar("T")
+
+Attempt = AttemptLog  # the public name: one delivery attempt
+QueueSpec = str | Mapping[str, Any]  # a queue id / full name, or a Queue as a dict
+
+
+class Emulator:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        http_port: int = 0,
+        clock: str = "virtual",
+        project: str = "test-project",
+        location: str = "us-central1",
+        queues: Iterable[QueueSpec] = (),
+        **settings: Any,
+    ) -> None:
+        """`queues` are created at start and again by every `reset()`; each is a queue id,
+        a full queue name, or a dict in the shape of `tasks_v2.Queue` (`name` required)."""
+        self.project, self.location = project, location
+        self.server = EmulatorServer(
+            Settings(host=host, port=port, http_port=http_port, clock=clock, **settings),
+            queues=[self._queue(spec) for spec in queues],
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._channel: grpc.Channel | None = None
+
+    @property
+    def parent(self) -> str:
+        """`projects/<project>/locations/<location>`: where `queue_name()` puts queues."""
+        return f"projects/{self.project}/locations/{self.location}"
+
+    def queue_name(self, queue_id: str) -> str:
+        return queue_id if queue_id.startswith("projects/") else f"{self.parent}/queues/{queue_id}"
+
+    def _queue(self, spec: QueueSpec) -> Queue:
+        fields = {"name": spec} if isinstance(spec, str) else dict(spec)
+        fields["name"] = self.queue_name(str(fields.get("name", "")))
+        message = tasks_v2.Queue.pb(tasks_v2.Queue(fields))
+        return convert.queue_from_pb(message, QueueName.parse(fields["name"]))
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Start on a background thread with its own event loop."""
+        loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=loop.run_forever, name="cloud-tasks-emulator", daemon=True
+        )
+        self._thread.start()
+        self._loop = loop
+        try:
+            asyncio.run_coroutine_threadsafe(self.server.start(), loop).result()
+        except BaseException:
+            self._stop_thread()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if self._thread is not None and self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self.server.stop(0), self._loop).result()
+            self._stop_thread()
+
+    def _stop_thread(self) -> None:
+        assert self._loop is not None
+        assert self._thread is not None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+        self._loop, self._thread = None, None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Emulator:
+        self._loop = asyncio.get_running_loop()
+        await self.server.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.server.stop(0)
+        self._loop = None
+
+    # -- where and how to connect --------------------------------------------------------
+
+    @property
+    def grpc_target(self) -> str:
+        """`host:port` of the gRPC server, for `grpc.insecure_channel()`."""
+        return self.server.grpc_target
+
+    @property
+    def http_url(self) -> str:
+        """`http://host:port` of the HTTP server (OIDC discovery, /_emulator/ endpoints)."""
+        return self.server.http_url
+
+    def client(self) -> tasks_v2.CloudTasksClient:
+        """A sync `CloudTasksClient` on an insecure channel to this emulator."""
+        if self._channel is None:
+            self._channel = grpc.insecure_channel(self.grpc_target)
+        return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=self._channel))
+
+    def async_client(self) -> tasks_v2.CloudTasksAsyncClient:
+        """A `CloudTasksAsyncClient` for the running event loop (a new channel each call)."""
+        channel = grpc.aio.insecure_channel(self.grpc_target)
+        return tasks_v2.CloudTasksAsyncClient(
+            transport=CloudTasksGrpcAsyncIOTransport(channel=channel)
+        )
+
+    # -- control -----------------------------------------------------------------------
+
+    def _on_server_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    def _run(self, coro: Coroutine[Any, Any, T], instead: str) -> T:
+        if self._loop is None:
+            coro.close()
+            raise RuntimeError("the emulator is not running")
+        if self._on_server_loop():
+            coro.close()
+            raise RuntimeError(f"this would block the emulator's own event loop: use {instead}")
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result()
+
+    async def _arun(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._loop is None:
+            coro.close()
+            raise RuntimeError("the emulator is not running")
+        if self._on_server_loop():
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+    def reset(self) -> None:
+        """Forget all queues, tasks, tombstones and attempts; back to real time; re-create
+        the start-up queues."""
+
+        async def reset() -> None:
+            self.server.control.reset()
+
+        if self._on_server_loop():
+            self.server.control.reset()
+        else:
+            self._run(reset(), "reset() from the loop directly")
+
+    def advance(
+        self,
+        delta: float | timedelta | None = None,
+        *,
+        to: datetime | None = None,
+        timeout: float = DEFAULT_ADVANCE_TIMEOUT,
+    ) -> datetime:
+        """Move the clock forward by `delta` (seconds or a timedelta) or `to` a time; every
+        task due by then, retries included, fires in order before this returns."""
+        return self._run(self._advance(delta, to, timeout), "await emu.aadvance(...)")
+
+    async def aadvance(
+        self,
+        delta: float | timedelta | None = None,
+        *,
+        to: datetime | None = None,
+        timeout: float = DEFAULT_ADVANCE_TIMEOUT,
+    ) -> datetime:
+        return await self._arun(self._advance(delta, to, timeout))
+
+    async def _advance(
+        self, delta: float | timedelta | None, to: datetime | None, timeout: float
+    ) -> datetime:
+        by = timedelta(seconds=delta) if isinstance(delta, int | float) else delta
+        return await self.server.control.advance(by, to=to, timeout=timeout)
+
+    def wait_until_idle(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
+        """Return when no task is due now and no attempt is in flight (tasks scheduled
+        later do not count); raise with what is still busy after `timeout` seconds."""
+        self._run(self.server.control.wait_until_idle(timeout), "await emu.await_until_idle()")
+
+    async def await_until_idle(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
+        await self._arun(self.server.control.wait_until_idle(timeout))
+
+    def attempts(self, queue: str | None = None, task: str | None = None) -> list[Attempt]:
+        """Every delivery attempt since the last reset, oldest first, optionally of one
+        queue and/or task (short ids or full names)."""
+        queue = queue.rsplit("/", 1)[-1] if queue else None
+        task = task.rsplit("/", 1)[-1] if task else None
+
+        async def snapshot() -> list[Attempt]:
+            return copy.deepcopy(self.server.control.attempts(queue, task))
+
+        if self._on_server_loop():
+            return copy.deepcopy(self.server.control.attempts(queue, task))
+        return self._run(snapshot(), "attempts() from the loop directly")
+
+    @property
+    def now(self) -> datetime:
+        """The emulator's current time."""
+        return self.server.clock.now()

@@ -1,0 +1,54 @@
+"""An example producer: enqueues tasks for the worker with the real Cloud Tasks client.
+
+python examples/producer.py --emulator 127.0.0.1:8123 --worker http://127.0.0.1:8080
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+
+import grpc
+from google.cloud import tasks_v2
+from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+
+def connect(target: str) -> tasks_v2.CloudTasksClient:
+    channel = grpc.insecure_channel(target)
+    return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+
+
+def enqueue_email(
+    client: tasks_v2.CloudTasksClient,
+    queue: str,
+    worker_url: str,
+    *,
+    to: str,
+    subject: str,
+    at: datetime | None = None,
+) -> tasks_v2.Task:
+    task: dict = {
+        "http_request": {
+            "url": f"{worker_url}/tasks/send-email",
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"to": to, "subject": subject}).encode(),
+        }
+    }
+    if at is not None:
+        task["schedule_time"] = at
+    return client.create_task(parent=queue, task=task)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--emulator", default="127.0.0.1:8123")
+    parser.add_argument("--worker", default="http://127.0.0.1:8080")
+    parser.add_argument("--queue", default="projects/demo/locations/us-central1/queues/emails")
+    args = parser.parse_args()
+    client = connect(args.emulator)
+    try:
+        client.get_queue(name=args.queue)
+    except Exception:
+        client.create_queue(parent=args.queue.rsplit("/queues/", 1)[0], queue={"name": args.queue})
+    print(enqueue_email(client, args.queue, args.worker, to="ada@example.com", subject="Hi").name)
