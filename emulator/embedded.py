@@ -26,6 +26,8 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import (
     CloudTasksGrpcAsyncIOTransport,
@@ -153,6 +155,14 @@ class Emulator:
         if self._channel is None:
             self._channel = grpc.insecure_channel(self.grpc_target)
         return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=self._channel))
+
+    def rest_client(self) -> tasks_v2.CloudTasksClient:
+        """A sync `CloudTasksClient` over REST (JSON on the HTTP port), no credentials."""
+        return tasks_v2.CloudTasksClient(
+            transport="rest",
+            credentials=AnonymousCredentials(),
+            client_options=ClientOptions(api_endpoint=self.http_url),
+        )
 
     def async_client(self) -> tasks_v2.CloudTasksAsyncClient:
         """A `CloudTasksAsyncClient` for the running event loop (a new channel each call)."""

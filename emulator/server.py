@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import grpc
 from aiohttp import web
 
-from emulator.api import control_grpc, grpc_server
+from emulator.api import control_grpc, grpc_server, rest
 from emulator.api.batch import BatchService
 from emulator.api.iam import IamService
 from emulator.api.locations import LocationsService
@@ -78,12 +78,13 @@ class EmulatorServer:
                 ) from None
         # No SO_REUSEPORT: a second emulator on a taken port must fail, not share it.
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        handlers = grpc_server.generic_handlers(
+        services = (
             self.tasks,
             IamService(self.store),
             BatchService(self.tasks),
             LocationsService(self.store, self.settings.default_location),
         )
+        handlers = grpc_server.generic_handlers(*services)
         server.add_generic_rpc_handlers([*handlers, control_grpc.handler(self.control)])
         health = grpc_server.add_health(server)
         address = f"{_bind_host(self.settings.host)}:{self.settings.port}"
@@ -97,9 +98,9 @@ class EmulatorServer:
         await grpc_server.mark_serving(health)
         self._grpc = server
 
-        runner = web.AppRunner(
-            make_app(self.grpc_target, self.minter, self.control), access_log=None
-        )
+        app = make_app(self.grpc_target, self.minter, self.control)
+        rest.add_to(app, rest.RestApi(rest.routes(*services)), "v2")
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.http_port)
         try:
