@@ -160,7 +160,7 @@ class Emulator:
         """A sync `CloudTasksClient` over REST (JSON on the HTTP port), no credentials."""
         return tasks_v2.CloudTasksClient(
             transport="rest",
-            credentials=AnonymousCredentials(),
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
             client_options=ClientOptions(api_endpoint=self.http_url),
         )
 
