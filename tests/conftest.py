@@ -52,6 +52,8 @@ class Harness:
         self.server.dispatcher.attempt_listeners.append(self._on_settled)
 
     def _on_settled(self, entry: AttemptLog) -> None:
+        if not any(e is entry for e in self.server.store.history):
+            return  # an attempt begun before the last reset
         with self._settled_changed:
             self.settled.append(entry)
             self._settled_changed.notify_all()
