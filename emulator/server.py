@@ -14,6 +14,7 @@ from emulator.api.batch import BatchService
 from emulator.api.iam import IamService
 from emulator.api.locations import LocationsService
 from emulator.api.service import CloudTasksService
+from emulator.api.v2beta3 import V2beta3
 from emulator.clock import Clock, RealClock, VirtualClock
 from emulator.control import Control
 from emulator.dispatch.dispatcher import Dispatcher
@@ -78,13 +79,15 @@ class EmulatorServer:
                 ) from None
         # No SO_REUSEPORT: a second emulator on a taken port must fail, not share it.
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        services = (
-            self.tasks,
-            IamService(self.store),
-            BatchService(self.tasks),
-            LocationsService(self.store, self.settings.default_location),
+        batch = BatchService(self.tasks)
+        v2 = grpc_server.cloud_tasks_methods(self.tasks, IamService(self.store), batch)
+        v2beta3 = V2beta3(v2, self.store, self.dispatcher.queue_stats).methods(v2)
+        mixins = grpc_server.mixin_methods(
+            batch, LocationsService(self.store, self.settings.default_location)
         )
-        handlers = grpc_server.generic_handlers(*services)
+        handlers = grpc_server.generic_handlers(
+            {grpc_server.CLOUD_TASKS: v2, grpc_server.CLOUD_TASKS_V2BETA3: v2beta3, **mixins}
+        )
         server.add_generic_rpc_handlers([*handlers, control_grpc.handler(self.control)])
         health = grpc_server.add_health(server)
         address = f"{_bind_host(self.settings.host)}:{self.settings.port}"
@@ -99,7 +102,11 @@ class EmulatorServer:
         self._grpc = server
 
         app = make_app(self.grpc_target, self.minter, self.control)
-        rest.add_to(app, rest.RestApi(rest.routes(*services)), "v2")
+        common = {rpc: entry for table in mixins.values() for rpc, entry in table.items()}
+        buffer = {"BufferTask": (rest.BufferTaskRequest, self.tasks.buffer_task)}
+        for version, table in (("v2", v2), ("v2beta3", v2beta3)):
+            api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
+            rest.add_to(app, api, version)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.http_port)

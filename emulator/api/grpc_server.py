@@ -30,6 +30,7 @@ log = logging.getLogger("emulator.grpc")
 health_aio: Any = health.aio  # type: ignore[attr-defined]  # untyped submodule
 
 CLOUD_TASKS = "google.cloud.tasks.v2.CloudTasks"
+CLOUD_TASKS_V2BETA3 = "google.cloud.tasks.v2beta3.CloudTasks"
 LOCATIONS = "google.cloud.location.Locations"
 OPERATIONS = "google.longrunning.Operations"
 
@@ -70,13 +71,14 @@ class _Internal(errors.ApiError):
     code = errors.Code.INTERNAL
 
 
-def generic_handlers(
-    tasks: CloudTasksService,
-    iam: IamService,
-    batch: BatchService,
-    locations: LocationsService,
-) -> list[grpc.GenericRpcHandler]:  # type: ignore[type-arg]
-    cloud_tasks: dict[str, tuple[Any, ServiceMethod]] = {
+MethodTable = dict[str, tuple[Any, ServiceMethod]]  # RPC name -> (request type, method)
+
+
+def cloud_tasks_methods(
+    tasks: CloudTasksService, iam: IamService, batch: BatchService
+) -> MethodTable:
+    """The v2 CloudTasks RPCs; REST routes and the v2beta3 bridge use the same table."""
+    return {
         "ListQueues": (pb.ListQueuesRequest, tasks.list_queues),
         "GetQueue": (pb.GetQueueRequest, tasks.get_queue),
         "CreateQueue": (pb.CreateQueueRequest, tasks.create_queue),
@@ -98,14 +100,20 @@ def generic_handlers(
         "GetCmekConfig": (pb.GetCmekConfigRequest, tasks.get_cmek_config),
         "UpdateCmekConfig": (pb.UpdateCmekConfigRequest, tasks.update_cmek_config),
     }
-    mixins: dict[str, dict[str, tuple[Any, ServiceMethod]]] = {
+
+
+def mixin_methods(batch: BatchService, locations: LocationsService) -> dict[str, MethodTable]:
+    return {
         LOCATIONS: {
             "ListLocations": (locations_pb2.ListLocationsRequest, locations.list_locations),
             "GetLocation": (locations_pb2.GetLocationRequest, locations.get_location),
         },
         OPERATIONS: {"GetOperation": (pb.GetOperationRequest, batch.get_operation)},
     }
-    services = {CLOUD_TASKS: cloud_tasks, **mixins}
+
+
+def generic_handlers(services: dict[str, MethodTable]) -> list[grpc.GenericRpcHandler]:  # type: ignore[type-arg]
+    """One generic handler per gRPC service name."""
     return [
         grpc.method_handlers_generic_handler(
             service,

@@ -18,15 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from google.cloud.location import locations_pb2
 from google.protobuf import json_format
 
 from emulator import errors
-from emulator.api import pb
-from emulator.api.batch import BatchService
-from emulator.api.iam import IamService
-from emulator.api.locations import LocationsService
-from emulator.api.service import CloudTasksService
 from emulator.api.status import to_json_envelope
 
 log = logging.getLogger("emulator.rest")
@@ -71,43 +65,51 @@ class Route:
         return list(m.groups()) if m else None
 
 
-def routes(
-    tasks: CloudTasksService,
-    iam: IamService,
-    batch: BatchService,
-    locations: LocationsService,
-    version: str = "v2",
-) -> list[Route]:
-    queue = "projects/*/locations/*/queues/*"
-    task = f"{queue}/tasks/*"
-    v = f"/{version}"
+# (HTTP method, URL template after the version, RPC, body) for every RPC with a REST
+# mapping, as the protos' google.api.http annotations give them.
+_QUEUE = "projects/*/locations/*/queues/*"
+_TASK = f"{_QUEUE}/tasks/*"
+MAPPINGS = [
+    ("GET", "/{parent=projects/*/locations/*}/queues", "ListQueues", None),
+    ("POST", "/{parent=projects/*/locations/*}/queues", "CreateQueue", "queue"),
+    ("GET", "/{name=" + _QUEUE + "}", "GetQueue", None),
+    ("PATCH", "/{queue.name=" + _QUEUE + "}", "UpdateQueue", "queue"),
+    ("DELETE", "/{name=" + _QUEUE + "}", "DeleteQueue", None),
+    ("POST", "/{name=" + _QUEUE + "}:purge", "PurgeQueue", "*"),
+    ("POST", "/{name=" + _QUEUE + "}:pause", "PauseQueue", "*"),
+    ("POST", "/{name=" + _QUEUE + "}:resume", "ResumeQueue", "*"),
+    ("POST", "/{resource=" + _QUEUE + "}:getIamPolicy", "GetIamPolicy", "*"),
+    ("POST", "/{resource=" + _QUEUE + "}:setIamPolicy", "SetIamPolicy", "*"),
+    ("POST", "/{resource=" + _QUEUE + "}:testIamPermissions", "TestIamPermissions", "*"),
+    ("GET", "/{parent=" + _QUEUE + "}/tasks", "ListTasks", None),
+    ("POST", "/{parent=" + _QUEUE + "}/tasks", "CreateTask", "*"),
+    ("POST", "/{parent=" + _QUEUE + "}/tasks:batchCreate", "BatchCreateTasks", "*"),
+    ("POST", "/{parent=" + _QUEUE + "}/tasks:batchDelete", "BatchDeleteTasks", "*"),
+    ("POST", "/{queue=" + _QUEUE + "}/tasks:buffer", "BufferTask", "*"),
+    ("POST", "/{queue=" + _QUEUE + "}/tasks/{task_id=*}:buffer", "BufferTask", "*"),
+    ("GET", "/{name=" + _TASK + "}", "GetTask", None),
+    ("DELETE", "/{name=" + _TASK + "}", "DeleteTask", None),
+    ("POST", "/{name=" + _TASK + "}:run", "RunTask", "*"),
+    ("GET", "/{name=projects/*/locations/*/cmekConfig}", "GetCmekConfig", None),
+    (
+        "PATCH",
+        "/{cmek_config.name=projects/*/locations/*/cmekConfig}",
+        "UpdateCmekConfig",
+        "cmek_config",
+    ),
+    ("GET", "/{name=projects/*/locations/*/operations/*}", "GetOperation", None),
+    ("GET", "/{name=projects/*/locations/*}", "GetLocation", None),
+    ("GET", "/{name=projects/*}/locations", "ListLocations", None),
+]
+
+
+def routes(table: dict[str, tuple[Any, Callable[[Any], Any]]], version: str) -> list[Route]:
+    """REST routes under /`version` for the RPCs of a method table."""
     return [
-        Route("GET", v + "/{parent=projects/*/locations/*}/queues", pb.ListQueuesRequest, None, tasks.list_queues),
-        Route("POST", v + "/{parent=projects/*/locations/*}/queues", pb.CreateQueueRequest, "queue", tasks.create_queue),
-        Route("GET", v + "/{name=" + queue + "}", pb.GetQueueRequest, None, tasks.get_queue),
-        Route("PATCH", v + "/{queue.name=" + queue + "}", pb.UpdateQueueRequest, "queue", tasks.update_queue),
-        Route("DELETE", v + "/{name=" + queue + "}", pb.DeleteQueueRequest, None, tasks.delete_queue),
-        Route("POST", v + "/{name=" + queue + "}:purge", pb.PurgeQueueRequest, "*", tasks.purge_queue),
-        Route("POST", v + "/{name=" + queue + "}:pause", pb.PauseQueueRequest, "*", tasks.pause_queue),
-        Route("POST", v + "/{name=" + queue + "}:resume", pb.ResumeQueueRequest, "*", tasks.resume_queue),
-        Route("POST", v + "/{resource=" + queue + "}:getIamPolicy", pb.GetIamPolicyRequest, "*", iam.get_iam_policy),
-        Route("POST", v + "/{resource=" + queue + "}:setIamPolicy", pb.SetIamPolicyRequest, "*", iam.set_iam_policy),
-        Route("POST", v + "/{resource=" + queue + "}:testIamPermissions", pb.TestIamPermissionsRequest, "*", iam.test_iam_permissions),
-        Route("GET", v + "/{parent=" + queue + "}/tasks", pb.ListTasksRequest, None, tasks.list_tasks),
-        Route("POST", v + "/{parent=" + queue + "}/tasks", pb.CreateTaskRequest, "*", tasks.create_task),
-        Route("POST", v + "/{parent=" + queue + "}/tasks:batchCreate", pb.BatchCreateTasksRequest, "*", batch.batch_create_tasks),
-        Route("POST", v + "/{parent=" + queue + "}/tasks:batchDelete", pb.BatchDeleteTasksRequest, "*", batch.batch_delete_tasks),
-        Route("POST", v + "/{queue=" + queue + "}/tasks:buffer", BufferTaskRequest, "*", tasks.buffer_task),
-        Route("POST", v + "/{queue=" + queue + "}/tasks/{task_id=*}:buffer", BufferTaskRequest, "*", tasks.buffer_task),
-        Route("GET", v + "/{name=" + task + "}", pb.GetTaskRequest, None, tasks.get_task),
-        Route("DELETE", v + "/{name=" + task + "}", pb.DeleteTaskRequest, None, tasks.delete_task),
-        Route("POST", v + "/{name=" + task + "}:run", pb.RunTaskRequest, "*", tasks.run_task),
-        Route("GET", v + "/{name=projects/*/locations/*/cmekConfig}", pb.GetCmekConfigRequest, None, tasks.get_cmek_config),
-        Route("PATCH", v + "/{cmek_config.name=projects/*/locations/*/cmekConfig}", pb.UpdateCmekConfigRequest, "cmek_config", tasks.update_cmek_config),
-        Route("GET", v + "/{name=projects/*/locations/*/operations/*}", pb.GetOperationRequest, None, batch.get_operation),
-        Route("GET", v + "/{name=projects/*/locations/*}", locations_pb2.GetLocationRequest, None, locations.get_location),
-        Route("GET", v + "/{name=projects/*}/locations", locations_pb2.ListLocationsRequest, None, locations.list_locations),
-    ]  # fmt: skip
+        Route(method, f"/{version}{template}", table[rpc][0], body, table[rpc][1])
+        for method, template, rpc, body in MAPPINGS
+        if rpc in table
+    ]
 
 
 class BufferTaskRequest(dict[str, Any]):

@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from emulator.clock import Clock, VirtualClock
@@ -277,6 +277,29 @@ class Dispatcher:
                     continue
                 return
             clock.set(max(step, clock.now()))
+
+    def queue_stats(self, name: QueueName) -> dict[str, Any]:
+        """v2beta3 QueueStats, as proto3 JSON."""
+        tasks = self.store.list_tasks(name)
+        now = self.clock.now()
+        minute_ago = now - timedelta(minutes=1)
+        executed = sum(
+            1
+            for e in self.store.history
+            if e.queue == name.queue and e.response_time and e.response_time >= minute_ago
+        )
+        scheduler = self.schedulers.get(name)
+        queue = self.store.get_queue(name)
+        stats: dict[str, Any] = {
+            "tasksCount": str(len(tasks)),
+            "executedLastMinuteCount": str(executed),
+            "concurrentDispatchesCount": str(scheduler.in_flight if scheduler else 0),
+            "effectiveExecutionRate": queue.rate_limits.max_dispatches_per_second,
+        }
+        if tasks:
+            oldest = min(t.schedule_time for t in tasks)
+            stats["oldestEstimatedArrivalTime"] = oldest.isoformat().replace("+00:00", "Z")
+        return stats
 
     # -- attempts ------------------------------------------------------------------------
 

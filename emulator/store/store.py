@@ -73,6 +73,8 @@ class Store:
         self.operations: dict[str, bytes] = {}  # serialized google.longrunning.Operation
         self.operation_by_request_id: dict[str, str] = {}  # batch idempotency keys
         self.history: list[AttemptLog] = []  # every delivery attempt, oldest first
+        # v2beta3-only queue fields as JSON ("taskTtl", "tombstoneTtl"), by queue.
+        self.queue_extras: dict[QueueName, dict[str, str]] = {}
 
     # -- notifications ---------------------------------------------------------------
 
@@ -93,6 +95,7 @@ class Store:
         self.operations.clear()
         self.operation_by_request_id.clear()
         self.history.clear()
+        self.queue_extras.clear()
         for name in names:
             self._changed(name)
 
@@ -155,9 +158,10 @@ class Store:
 
     def delete_queue(self, name: QueueName) -> None:
         slot = self._slot(name, missing=errors.ENTITY_NOT_FOUND)
-        del self._queues[name]
         now = self.clock.now()
         self._tombstone_tasks(slot.tasks.values(), now)
+        del self._queues[name]
+        self.queue_extras.pop(name, None)
         if self.queue_tombstone_ttl > timedelta(0):
             self._queue_tombstones.add(str(name), now + self.queue_tombstone_ttl)
         self._changed(name)
@@ -197,9 +201,17 @@ class Store:
             if task_id not in tasks:
                 return task_id
 
+    def task_tombstone_ttl_for(self, queue: QueueName) -> timedelta:
+        """The queue's own tombstone_ttl (v2beta3) or the emulator's setting."""
+        ttl = self.queue_extras.get(queue, {}).get("tombstoneTtl")
+        return timedelta(seconds=float(ttl.removesuffix("s"))) if ttl else self.task_tombstone_ttl
+
+    def set_queue_extras(self, queue: QueueName, extras: dict[str, str]) -> None:
+        self.queue_extras[queue] = extras
+
     def _tombstone_tasks(self, tasks: Iterable[Task], now: datetime) -> None:
-        until = now + self.task_tombstone_ttl
         for task in tasks:
+            until = now + self.task_tombstone_ttl_for(task.name.queue_name)
             self._task_tombstones.add(str(task.name), until)
 
     def create_task(self, task: Task) -> Task:
