@@ -196,7 +196,11 @@ class V2beta3:
                 if self.store.find_queue(name) is None:
                     paths = None  # a new queue takes every field
                 extras = self._extras(json_format.MessageToDict(request.queue), paths)
-                response = self.v2[rpc](v2_request)
+                if paths and not paths - _EXTRA_PATHS:
+                    # Only v2beta3 fields change; an empty v2 mask would replace everything.
+                    response = self.v2["GetQueue"](pb.GetQueueRequest(name=str(name)))
+                else:
+                    response = self.v2[rpc](v2_request)
                 self.store.set_queue_extras(name, extras)
             else:
                 response = self.v2[rpc](v2_request)
