@@ -1,0 +1,71 @@
+"""The Node `@google-cloud/tasks` client over insecure gRPC and over its REST fallback.
+
+The tests install the Node packages themselves (`npm ci` in tests/node, once).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from google.cloud import tasks_v2
+
+from emulator import errors
+
+from support import PARENT
+
+NODE_DIR = Path(__file__).parent / "node"
+
+
+@pytest.fixture(scope="session")
+def node_client() -> Path:
+    npm = shutil.which("npm") or "npm"
+    if not (NODE_DIR / "node_modules" / "@google-cloud" / "tasks").exists():
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_DIR,
+            check=True,
+            timeout=600,
+        )
+    return NODE_DIR / "client.js"
+
+
+def test_node_client_over_grpc_and_rest(
+    node_client: Path, harness, client: tasks_v2.CloudTasksClient
+) -> None:
+    grpc_host, grpc_port = harness.server.grpc_target.rsplit(":", 1)
+    http_host, http_port = harness.server.http_url.removeprefix("http://").rsplit(":", 1)
+    result = subprocess.run(
+        [
+            shutil.which("node") or "node",
+            str(node_client),
+            grpc_host,
+            grpc_port,
+            http_host,
+            http_port,
+            PARENT,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    for mode in ("grpc", "rest"):
+        outcome = seen[mode]
+        queue_name = f"{PARENT}/queues/node-{mode}"
+        assert outcome["queue"] == {"name": queue_name, "state": "RUNNING", "burst": 100}
+        assert outcome["task"]["body"] == "from node"
+        assert outcome["listed"] == [outcome["task"]["name"]]
+        assert outcome["notFound"]["code"] == 5
+        stored = client.get_task(
+            request={"name": outcome["task"]["name"], "response_view": tasks_v2.Task.View.FULL}
+        )
+        assert stored.http_request.http_method == tasks_v2.HttpMethod.PUT
+        assert stored.http_request.body == b"from node"
+        assert client.get_queue(name=queue_name).state == tasks_v2.Queue.State.PAUSED
+    assert seen["grpc"]["notFound"]["details"] == errors.QUEUE_NOT_FOUND
