@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from emulator import __version__
+from emulator import __version__, config
+from emulator.config import StartupQueue
 from emulator.errors import StartupError
 from emulator.server import EmulatorServer
 from emulator.settings import ENV_PREFIX, Settings, parse_duration
@@ -70,7 +71,16 @@ OPTIONS = [
     Option("--host", str, "address to listen on (0.0.0.0 in a container)", "ADDR"),
     Option("--port", _port, "gRPC port; 0 picks a free one", "PORT"),
     Option("--http-port", _port, "HTTP port (REST surface, web endpoints); 0 picks one", "PORT"),
-    Option("--default-location", str, "location that ListLocations always shows", "ID"),
+    Option(
+        "--default-location", str, "location of queue ids in --config/--queue; always listed", "ID"
+    ),
+    Option("--default-project", str, "project of queue ids in --config/--queue", "ID"),
+    Option(
+        "--config",
+        str,
+        "YAML file of queues to create at start-up: ours, or App Engine's queue.yaml",
+        "PATH",
+    ),
     Option(
         "--task-tombstone-ttl",
         parse_duration,
@@ -128,6 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
             metavar=option.metavar,
             help=f"{option.help} (default: {shown}; env: {option.env})",
         )
+    parser.add_argument(
+        "--queue",
+        action="append",
+        metavar="NAME[:KEY=VALUE,...]",
+        help=(
+            "a queue to create at start-up (repeatable), e.g. emails:rate=10,concurrency=5,"
+            "max_attempts=3,min_backoff=1s,state=paused (env: "
+            f"{QUEUES_ENV}, queues separated by spaces or ';')"
+        ),
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -143,10 +163,17 @@ def _typed(option: Option) -> Callable[[str], Any]:
     return convert
 
 
+QUEUES_ENV = ENV_PREFIX + "QUEUES"
+
+
 def parse_settings(argv: Sequence[str] | None = None) -> Settings:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.queue:
+        settings.queues = list(args.queue)
+    elif os.environ.get(QUEUES_ENV):
+        settings.queues = [os.environ[QUEUES_ENV]]
     for option in OPTIONS:
         value = getattr(args, option.dest)
         if value is None and option.env in os.environ:
@@ -168,8 +195,22 @@ def ready_line(server: EmulatorServer) -> str:
     )
 
 
+def startup_queues(settings: Settings) -> list[StartupQueue]:
+    """The queues of --config and --queue (StartupError names the file, line and field)."""
+    names = {"project": settings.default_project, "location": settings.default_location}
+    queues = config.load_file(settings.config, **names) if settings.config else []
+    queues += config.parse_flags(settings.queues, source=f"--queue/{QUEUES_ENV}", **names)
+    seen: set[str] = set()
+    for item in queues:
+        name = str(item.queue.name)
+        if name in seen:
+            raise StartupError(f"queue {name} is configured twice (--config and --queue)")
+        seen.add(name)
+    return queues
+
+
 async def run(settings: Settings) -> None:
-    server = EmulatorServer(settings)  # may raise StartupError
+    server = EmulatorServer(settings, queues=startup_queues(settings))  # may raise StartupError
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -35,6 +35,7 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import (
 )
 
 from emulator.api import convert
+from emulator.config import StartupQueue
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
@@ -57,7 +58,7 @@ class Emulator:
         clock: str = "virtual",
         project: str = "test-project",
         location: str = "us-central1",
-        queues: Iterable[QueueSpec] = (),
+        queues: Iterable[QueueSpec | StartupQueue] = (),
         **settings: Any,
     ) -> None:
         """`queues` are created at start and again by every `reset()`; each is a queue id,
@@ -79,7 +80,9 @@ class Emulator:
     def queue_name(self, queue_id: str) -> str:
         return queue_id if queue_id.startswith("projects/") else f"{self.parent}/queues/{queue_id}"
 
-    def _queue(self, spec: QueueSpec) -> Queue:
+    def _queue(self, spec: QueueSpec | StartupQueue) -> Queue | StartupQueue:
+        if isinstance(spec, StartupQueue):
+            return spec
         fields = {"name": spec} if isinstance(spec, str) else dict(spec)
         fields["name"] = self.queue_name(str(fields.get("name", "")))
         message = tasks_v2.Queue.pb(tasks_v2.Queue(fields))

@@ -16,13 +16,14 @@ from emulator.api.locations import LocationsService
 from emulator.api.service import CloudTasksService
 from emulator.api.v2beta3 import V2beta3
 from emulator.clock import Clock, RealClock, VirtualClock
+from emulator.config import StartupQueue
 from emulator.control import Control
 from emulator.dispatch.dispatcher import Dispatcher
 from emulator.dispatch.tokens import TokenMinter
 from emulator.errors import StartupError
 from emulator.settings import Settings
 from emulator.store import Store
-from emulator.store.records import Queue
+from emulator.store.records import Queue, QueueState
 from emulator.web import make_app
 
 log = logging.getLogger("emulator")
@@ -36,11 +37,14 @@ class EmulatorServer:
         settings: Settings | None = None,
         *,
         clock: Clock | None = None,
-        queues: Sequence[Queue] = (),
+        queues: Sequence[Queue | StartupQueue] = (),
     ) -> None:
         self.settings = settings or Settings()
         self.clock = clock or (VirtualClock() if self.settings.clock == "virtual" else RealClock())
-        self.startup_queues = list(queues)  # re-created by every reset()
+        # Re-created by every reset().
+        self.startup_queues = [
+            q if isinstance(q, StartupQueue) else StartupQueue(q) for q in queues
+        ]
         self.store = Store(
             self.clock,
             task_tombstone_ttl=self.settings.task_tombstone_ttl,
@@ -125,8 +129,10 @@ class EmulatorServer:
         self.dispatcher.start()
 
     def _create_startup_queues(self) -> None:
-        for queue in self.startup_queues:
-            self.store.put_queue(copy.deepcopy(queue))
+        for item in self.startup_queues:
+            queue = self.store.put_queue(copy.deepcopy(item.queue))
+            if item.state != QueueState.RUNNING:
+                self.store.set_queue_state(queue.name, item.state)
 
     def reset(self) -> None:
         """A clean slate: no queues, tasks, tombstones or history; real time again; the

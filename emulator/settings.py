@@ -35,3 +35,6 @@ class Settings:
     oidc_issuer: str = ""  # empty: the emulator's own HTTP URL
     oidc_key_file: str = ""  # PEM RSA private key; empty: a key made at start
     clock: str = "real"  # "virtual": real time that can also jump forward (advance)
+    default_project: str = "local-project"  # for queue ids in --config / --queue
+    config: str = ""  # a YAML file of queues (ours or App Engine's queue.yaml)
+    queues: list[str] = field(default_factory=list)  # --queue NAME[:key=value,...]

@@ -42,9 +42,12 @@ class View(enum.IntEnum):
 class RateLimits:
     max_dispatches_per_second: float = limits.DEFAULT_MAX_DISPATCHES_PER_SECOND
     max_concurrent_dispatches: int = limits.DEFAULT_MAX_CONCURRENT_DISPATCHES
+    burst_override: int | None = None  # queue.yaml's bucket_size; the API never sets it
 
     @property
     def max_burst_size(self) -> int:
+        if self.burst_override is not None:
+            return self.burst_override
         return limits.burst_size_for(self.max_dispatches_per_second)
 
 

@@ -1,0 +1,358 @@
+"""Queues configured at start-up: a YAML file (ours or App Engine's queue.yaml) and a
+short `--queue` list. All three give the same records; `reset()` re-creates them.
+
+Our format:
+
+    project: my-project            # defaults for queue ids (else the emulator's)
+    location: us-central1
+    queues:
+      - name: emails               # an id, or a full projects/.../queues/... name
+        state: PAUSED              # RUNNING (default), PAUSED or DISABLED
+        rate_limits: {max_dispatches_per_second: 10, max_concurrent_dispatches: 5}
+        retry_config: {max_attempts: 5, min_backoff: 1s, max_backoff: 60s,
+                       max_doublings: 3, max_retry_duration: 1h}
+        http_target:
+          uri_override: {scheme: HTTP, host: worker, port: 8080}
+          header_overrides: {X-From: emulator}
+
+App Engine's queue.yaml (`queue:` at the top) is mapped field by field the way
+`gcloud app deploy` maps it (reference §14). A bad file stops the start with its name,
+line and field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import yaml
+from google.cloud import tasks_v2
+from google.protobuf import json_format
+
+from emulator import errors
+from emulator.api import convert
+from emulator.errors import StartupError
+from emulator.store import validation
+from emulator.store.names import QueueName
+from emulator.store.records import AppEngineRouting, Queue, QueueState, RetryConfig
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_RATE = re.compile(r"(\d+(?:\.\d+)?)/([smhd])")
+_RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ConfigError(StartupError):
+    def __init__(self, source: str, line: int | None, field: str, problem: str) -> None:
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {field}: {problem}")
+
+
+@dataclass
+class StartupQueue:
+    queue: Queue
+    state: QueueState = QueueState.RUNNING
+
+
+# -- YAML with line numbers ---------------------------------------------------------------
+
+
+def _load(text: str, source: str) -> tuple[Any, dict[str, int]]:
+    """The document, and the line of every key path in it ("queues[0].rate_limits")."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise ConfigError(source, line, "YAML", str(getattr(error, "problem", error))) from None
+    lines: dict[str, int] = {}
+
+    def build(node: Any, path: str) -> Any:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            result = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                child = f"{path}.{key}" if path else key
+                lines[child] = key_node.start_mark.line + 1
+                result[key] = build(value_node, child)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [build(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+        return (
+            yaml.safe_load(yaml.serialize(node))
+            if node.tag != "tag:yaml.org,2002:str"
+            else node.value
+        )
+
+    return (build(root, "") if root is not None else None), lines
+
+
+class _Reader:
+    def __init__(self, source: str, lines: dict[str, int]) -> None:
+        self.source, self.lines = source, lines
+
+    def fail(self, path: str, problem: str) -> ConfigError:
+        line = next(
+            (self.lines[p] for p in _ancestors(path) if p in self.lines),
+            None,
+        )
+        return ConfigError(self.source, line, path, problem)
+
+    def mapping(self, value: Any, path: str, allowed: set[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, "expected a mapping")
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            raise self.fail(
+                f"{path}.{unknown[0]}" if path else unknown[0],
+                f"unknown field (known: {', '.join(sorted(allowed))})",
+            )
+        return value
+
+    def duration(self, value: Any, path: str) -> timedelta:
+        match = _DURATION.fullmatch(str(value).strip())
+        if isinstance(value, bool) or not match:
+            raise self.fail(path, f"not a duration: {value!r} (examples: 0.5s, 90s, 15m, 2h, 7d)")
+        return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+    def number(self, value: Any, path: str, kind: type = float) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(path, f"not a number: {value!r}")
+        if kind is int and value != int(value):
+            raise self.fail(path, f"not a whole number: {value!r}")
+        return kind(value)
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = re.split(r"\.(?![^\[]*\])", path)
+    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+# -- our format ---------------------------------------------------------------------------
+
+_QUEUE_KEYS = {"name", "state", "rate_limits", "retry_config", "http_target",
+               "app_engine_routing_override", "stackdriver_logging_config"}  # fmt: skip
+_RETRY_DURATIONS = ("min_backoff", "max_backoff", "max_retry_duration")
+_RETRY_KEYS = {*_RETRY_DURATIONS, "max_attempts", "max_doublings"}
+
+
+def _queue_from_ours(
+    raw: Any, path: str, reader: _Reader, project: str, location: str
+) -> StartupQueue:
+    fields = dict(reader.mapping(raw, path, _QUEUE_KEYS))
+    if "name" not in fields:
+        raise reader.fail(f"{path}.name", "required")
+    name = _queue_name(str(fields.pop("name")), project, location, reader, f"{path}.name")
+    state = _state(fields.pop("state", "RUNNING"), reader, f"{path}.state")
+    retry = fields.get("retry_config")
+    if retry is not None:
+        retry = dict(reader.mapping(retry, f"{path}.retry_config", _RETRY_KEYS))
+        for key in _RETRY_DURATIONS:
+            if key in retry:
+                seconds = reader.duration(retry[key], f"{path}.retry_config.{key}").total_seconds()
+                retry[key] = f"{seconds:.9f}s"
+        fields["retry_config"] = retry
+    try:
+        message = json_format.ParseDict(fields, tasks_v2.Queue.pb()())
+    except json_format.ParseError as error:
+        raise reader.fail(path, str(error)) from None
+    keep_zero = isinstance(retry, dict) and "max_doublings" in retry
+    queue = _converted(
+        lambda: convert.queue_from_pb(message, name, keep_zero_doublings=keep_zero), reader, path
+    )
+    _validate(queue, reader, path)
+    return StartupQueue(queue, state)
+
+
+def _queue_name(text: str, project: str, location: str, reader: _Reader, path: str) -> QueueName:
+    full = (
+        text
+        if text.startswith("projects/")
+        else f"projects/{project}/locations/{location}/queues/{text}"
+    )
+    try:
+        return QueueName.parse(full)
+    except errors.InvalidArgument:
+        raise reader.fail(
+            path, f"not a queue id or name: {text!r} (letters, digits, hyphens)"
+        ) from None
+
+
+def _state(value: Any, reader: _Reader, path: str) -> QueueState:
+    try:
+        state = QueueState[str(value).upper()]
+    except KeyError:
+        state = QueueState.STATE_UNSPECIFIED
+    if state == QueueState.STATE_UNSPECIFIED:
+        raise reader.fail(path, f"not a state: {value!r} (RUNNING, PAUSED or DISABLED)")
+    return state
+
+
+def _converted(build: Any, reader: _Reader, path: str) -> Queue:
+    try:
+        queue: Queue = build()
+    except errors.ApiError as error:
+        raise reader.fail(path, error.message) from None
+    return queue
+
+
+def _validate(queue: Queue, reader: _Reader, path: str) -> None:
+    try:
+        validation.validate_queue(queue)
+    except errors.ApiError as error:
+        field = re.match(r"([a-z_]+(?:\.[a-z_]+)*)", error.message)
+        raise reader.fail(f"{path}.{field[1]}" if field else path, error.message) from None
+
+
+# -- App Engine queue.yaml ----------------------------------------------------------------
+
+_APP_ENGINE_KEYS = {"name", "rate", "bucket_size", "max_concurrent_requests", "retry_parameters",
+                    "target", "mode", "total_storage_limit", "acl"}  # fmt: skip
+_RETRY_PARAMETERS = {"task_retry_limit", "task_age_limit", "min_backoff_seconds",
+                     "max_backoff_seconds", "max_doublings"}  # fmt: skip
+
+
+def _queue_from_app_engine(
+    raw: Any, path: str, reader: _Reader, project: str, location: str
+) -> StartupQueue:
+    fields = reader.mapping(raw, path, _APP_ENGINE_KEYS)
+    if "name" not in fields:
+        raise reader.fail(f"{path}.name", "required")
+    name = _queue_name(str(fields["name"]), project, location, reader, f"{path}.name")
+    if fields.get("mode", "push") != "push":
+        raise reader.fail(f"{path}.mode", "pull queues do not map to Cloud Tasks (v2 has none)")
+    queue = Queue(name=name)
+    if "rate" in fields:
+        match = _RATE.fullmatch(str(fields["rate"]).strip())
+        if not match:
+            raise reader.fail(f"{path}.rate", f"not a rate: {fields['rate']!r} (e.g. 5/s, 30/m)")
+        rate = float(match[1]) / _RATE_UNITS[match[2]]
+        queue.rate_limits.max_dispatches_per_second = rate
+    bucket = reader.number(fields.get("bucket_size", 5), f"{path}.bucket_size", int)
+    if not 1 <= bucket <= 500:
+        raise reader.fail(f"{path}.bucket_size", f"must be between 1 and 500, got {bucket}")
+    queue.rate_limits.burst_override = bucket
+    if "max_concurrent_requests" in fields:
+        concurrency = reader.number(
+            fields["max_concurrent_requests"], f"{path}.max_concurrent_requests", int
+        )
+        queue.rate_limits.max_concurrent_dispatches = min(max(concurrency, 1), 5000)
+    queue.retry_config = _retry_from_app_engine(
+        fields.get("retry_parameters"), f"{path}.retry_parameters", reader
+    )
+    if "target" in fields:
+        queue.app_engine_routing_override = AppEngineRouting(service=str(fields["target"]))
+    _validate(queue, reader, path)
+    return StartupQueue(queue)
+
+
+def _retry_from_app_engine(raw: Any, path: str, reader: _Reader) -> RetryConfig:
+    config = RetryConfig(max_attempts=-1)  # gcloud's default for queue.yaml queues
+    if raw is None:
+        return config
+    fields = reader.mapping(raw, path, _RETRY_PARAMETERS)
+    if "task_retry_limit" in fields:  # the YAML counts retries, the API attempts
+        config.max_attempts = (
+            reader.number(fields["task_retry_limit"], f"{path}.task_retry_limit", int) + 1
+        )
+    if "task_age_limit" in fields:
+        config.max_retry_duration = reader.duration(
+            fields["task_age_limit"], f"{path}.task_age_limit"
+        )
+    for key, attribute in (
+        ("min_backoff_seconds", "min_backoff"),
+        ("max_backoff_seconds", "max_backoff"),
+    ):
+        if key in fields:
+            seconds = reader.number(fields[key], f"{path}.{key}")
+            setattr(config, attribute, timedelta(seconds=seconds))
+    if "max_doublings" in fields:
+        config.max_doublings = reader.number(fields["max_doublings"], f"{path}.max_doublings", int)
+    return config
+
+
+# -- entry points -------------------------------------------------------------------------
+
+
+def load_file(path: str, *, project: str, location: str) -> list[StartupQueue]:
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except OSError as error:
+        raise StartupError(f"cannot read the queue config: {error}") from None
+    return load_text(text, source=path, project=project, location=location)
+
+
+def load_text(text: str, *, source: str, project: str, location: str) -> list[StartupQueue]:
+    document, lines = _load(text, source)
+    reader = _Reader(source, lines)
+    if document is None:
+        return []
+    document = reader.mapping(
+        document, "", {"project", "location", "queues", "queue", "total_storage_limit"}
+    )
+    project = str(document.get("project", project))
+    location = str(document.get("location", location))
+    if "queue" in document:  # App Engine's queue.yaml
+        entries, build, key = document["queue"], _queue_from_app_engine, "queue"
+    else:
+        entries, build, key = document.get("queues", []), _queue_from_ours, "queues"
+    if not isinstance(entries, list):
+        raise reader.fail(key, "expected a list of queues")
+    queues = [build(raw, f"{key}[{i}]", reader, project, location) for i, raw in enumerate(entries)]
+    seen: set[QueueName] = set()
+    for i, item in enumerate(queues):
+        if item.queue.name in seen:
+            raise reader.fail(f"{key}[{i}].name", f"queue {item.queue.name.queue} is defined twice")
+        seen.add(item.queue.name)
+    return queues
+
+
+_FLAG_KEYS = {
+    "rate": ("rate_limits", "max_dispatches_per_second", float),
+    "concurrency": ("rate_limits", "max_concurrent_dispatches", int),
+    "max_attempts": ("retry_config", "max_attempts", int),
+    "max_doublings": ("retry_config", "max_doublings", int),
+    "min_backoff": ("retry_config", "min_backoff", str),
+    "max_backoff": ("retry_config", "max_backoff", str),
+    "max_retry_duration": ("retry_config", "max_retry_duration", str),
+    "state": (None, "state", str),
+}
+
+
+def parse_flag(text: str, *, project: str, location: str, source: str = "--queue") -> StartupQueue:
+    """`NAME[:key=value,...]`, e.g. `emails:rate=10,concurrency=5,max_attempts=3,state=paused`."""
+    name, _, settings = text.strip().partition(":")
+    raw: dict[str, Any] = {"name": name}
+    for item in filter(None, (s.strip() for s in settings.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key not in _FLAG_KEYS:
+            raise ConfigError(
+                source,
+                None,
+                f"{name}.{key}",
+                f"expected key=value with a key of {', '.join(_FLAG_KEYS)}",
+            )
+        group, field, kind = _FLAG_KEYS[key]
+        try:
+            converted: Any = kind(value)
+        except ValueError:
+            raise ConfigError(
+                source, None, f"{name}.{key}", f"not a {kind.__name__}: {value!r}"
+            ) from None
+        if group is None:
+            raw[field] = converted
+        else:
+            raw.setdefault(group, {})[field] = converted
+    return _queue_from_ours(raw, name, _Reader(source, {}), project, location)
+
+
+def parse_flags(
+    values: list[str], *, project: str, location: str, source: str
+) -> list[StartupQueue]:
+    """Several `--queue` values; a value may hold several queues separated by spaces or ';'."""
+    specs = [spec for value in values for spec in re.split(r"[;\s]+", value) if spec]
+    return [parse_flag(spec, project=project, location=location, source=source) for spec in specs]
