@@ -16,10 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from emulator import __version__, config
 from emulator.config import StartupQueue
 from emulator.errors import StartupError
-from emulator.server import EmulatorServer
+from emulator.server import EmulatorServer, connect_host
 from emulator.settings import ENV_PREFIX, Settings, parse_duration
 
 log = logging.getLogger("emulator")
@@ -148,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
             f"{QUEUES_ENV}, queues separated by spaces or ';')"
         ),
     )
+    parser.add_argument(
+        "--healthcheck",
+        action="store_true",
+        help=(
+            "do not serve: ask the emulator at --host/--port whether it is SERVING (gRPC "
+            "health) and exit 0 if so, 1 if not; for Docker HEALTHCHECK"
+        ),
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -169,7 +180,7 @@ QUEUES_ENV = ENV_PREFIX + "QUEUES"
 def parse_settings(argv: Sequence[str] | None = None) -> Settings:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = Settings()
+    settings = Settings(healthcheck=args.healthcheck)
     if args.queue:
         settings.queues = list(args.queue)
     elif os.environ.get(QUEUES_ENV):
@@ -224,8 +235,25 @@ async def run(settings: Settings) -> None:
         await server.stop(grace=0.3)
 
 
+def healthcheck(settings: Settings, timeout: float = 3.0) -> bool:
+    """Whether the emulator at the configured address answers SERVING."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(
+        settings.host, settings.host
+    )
+    with grpc.insecure_channel(f"{host}:{settings.port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            answer = stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+        except grpc.RpcError as error:
+            print(f"cloud-tasks-emulator: unhealthy: {error.code().name}", file=sys.stderr)
+            return False
+    return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     settings = parse_settings(argv)
+    if settings.healthcheck:
+        sys.exit(0 if healthcheck(settings) else 1)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

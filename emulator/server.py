@@ -67,11 +67,11 @@ class EmulatorServer:
 
     @property
     def grpc_target(self) -> str:
-        return f"{_connect_host(self.settings.host)}:{self.grpc_port}"
+        return f"{connect_host(self.settings.host)}:{self.grpc_port}"
 
     @property
     def http_url(self) -> str:
-        return f"http://{_connect_host(self.settings.host)}:{self.http_port}"
+        return f"http://{connect_host(self.settings.host)}:{self.http_port}"
 
     async def start(self) -> None:
         if self.settings.oidc_key_file:
@@ -166,7 +166,7 @@ def _bind_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _connect_host(host: str) -> str:
+def connect_host(host: str) -> str:
     """Where a client on this machine connects for a server bound to `host`."""
     if host in ("0.0.0.0", ""):
         return "127.0.0.1"

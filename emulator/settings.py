@@ -38,3 +38,4 @@ class Settings:
     default_project: str = "local-project"  # for queue ids in --config / --queue
     config: str = ""  # a YAML file of queues (ours or App Engine's queue.yaml)
     queues: list[str] = field(default_factory=list)  # --queue NAME[:key=value,...]
+    healthcheck: bool = False  # probe a running emulator instead of serving

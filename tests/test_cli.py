@@ -207,3 +207,27 @@ def test_a_bad_oidc_key_file_stops_the_start(
     )
     assert result.returncode == 1
     assert message in result.stderr
+
+
+def test_healthcheck_mode_probes_a_running_emulator() -> None:
+    with emulator("--port", "0", "--http-port", "0") as (_, line):
+        match = READY.search(line)
+        assert match, line
+        port = match[1].rsplit(":", 1)[1]
+        healthy = subprocess.run(
+            [sys.executable, "-m", "emulator", "--healthcheck", "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert healthy.returncode == 0, healthy.stderr
+    down = subprocess.run(
+        [sys.executable, "-m", "emulator", "--healthcheck", "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert down.returncode == 1
+    assert "unhealthy: UNAVAILABLE" in down.stderr
