@@ -22,7 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from emulator import __version__, config
 from emulator.config import StartupQueue
 from emulator.errors import StartupError
-from emulator.server import EmulatorServer, connect_host
+from emulator.server import EmulatorServer
 from emulator.settings import ENV_PREFIX, Settings, parse_duration
 
 log = logging.getLogger("emulator")
