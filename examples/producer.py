@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 
 import grpc
+from google.api_core.exceptions import NotFound
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
@@ -49,6 +50,7 @@ if __name__ == "__main__":
     client = connect(args.emulator)
     try:
         client.get_queue(name=args.queue)
-    except Exception:
+    except NotFound:
         client.create_queue(parent=args.queue.rsplit("/queues/", 1)[0], queue={"name": args.queue})
-    print(enqueue_email(client, args.queue, args.worker, to="ada@example.com", subject="Hi").name)
+    task = enqueue_email(client, args.queue, args.worker, to="ada@example.com", subject="Hi")
+    print(f"enqueued {task.name}")
