@@ -13,7 +13,7 @@ RUN pip install --no-cache-dir . \
     && rm -rf /app/emulator /app/protos \
     && useradd --system --uid 10001 --no-create-home emulator
 
-USER emulator
+USER 10001
 # Inside a container the emulator listens on every interface.
 ENV CLOUD_TASKS_EMULATOR_HOST=0.0.0.0 \
     CLOUD_TASKS_EMULATOR_PORT=8123 \
