@@ -19,6 +19,6 @@ ENV CLOUD_TASKS_EMULATOR_HOST=0.0.0.0 \
     CLOUD_TASKS_EMULATOR_PORT=8123 \
     CLOUD_TASKS_EMULATOR_HTTP_PORT=8124
 EXPOSE 8123 8124
-HEALTHCHECK --interval=2s --timeout=3s --start-period=10s --retries=10 \
+HEALTHCHECK --interval=1s --timeout=3s --start-period=10s --retries=10 \
     CMD ["cloud-tasks-emulator", "--healthcheck"]
 ENTRYPOINT ["cloud-tasks-emulator"]

@@ -199,8 +199,10 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
 
 def ready_line(server: EmulatorServer) -> str:
     target = server.grpc_target
+    listening = server.settings.host
+    where = f" (listening on {listening})" if listening in ("0.0.0.0", "::", "") else ""
     return (
-        f"cloud-tasks-emulator {__version__} ready: gRPC {target}, HTTP {server.http_url}. "
+        f"cloud-tasks-emulator {__version__} ready{where}: gRPC {target}, HTTP {server.http_url}. "
         f"Connect: CloudTasksClient(transport=CloudTasksGrpcTransport("
         f'channel=grpc.insecure_channel("{target}")))'
     )

@@ -26,7 +26,7 @@ from emulator.cli import OPTIONS
 
 from support import PARENT, queue_path
 
-READY = re.compile(r"ready: gRPC (\S+), HTTP (\S+)\.")
+READY = re.compile(r"ready(?: \(listening on \S+\))?: gRPC (\S+), HTTP (\S+)\.")
 
 
 def _env(**extra: str) -> dict[str, str]:
