@@ -7,15 +7,15 @@ Python, HTTP under /_emulator/, and the EmulatorControl gRPC service (protos/).
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emulator import errors
-from emulator.dispatch.dispatcher import NotAdvanceable
+from emulator.clock import Clock
+from emulator.dispatch.dispatcher import Dispatcher, NotAdvanceable
+from emulator.store import Store
 from emulator.store.records import AttemptLog
-
-if TYPE_CHECKING:
-    from emulator.server import EmulatorServer
 
 DEFAULT_ADVANCE_TIMEOUT = 60.0
 DEFAULT_IDLE_TIMEOUT = 30.0
@@ -26,11 +26,14 @@ class DeadlineExceeded(errors.ApiError):
 
 
 class Control:
-    def __init__(self, server: EmulatorServer) -> None:
-        self.server = server
+    def __init__(
+        self, store: Store, dispatcher: Dispatcher, clock: Clock, reset: Callable[[], None]
+    ) -> None:
+        self.store, self.dispatcher, self.clock = store, dispatcher, clock
+        self._reset = reset
 
     def reset(self) -> None:
-        self.server.reset()
+        self._reset()
 
     async def advance(
         self,
@@ -40,7 +43,7 @@ class Control:
         timeout: float = DEFAULT_ADVANCE_TIMEOUT,
     ) -> datetime:
         """Jump the clock by `by` or to `to`; returns once everything due has fired."""
-        clock = self.server.clock
+        clock = self.clock
         if (by is None) == (to is None):
             raise errors.InvalidArgument("Give exactly one of: how far to advance, or to when.")
         if by is not None and by < timedelta(0):
@@ -54,7 +57,7 @@ class Control:
                 f"{clock.now().isoformat()}."
             )
         try:
-            await self.server.dispatcher.advance_to(target, timeout=timeout)
+            await self.dispatcher.advance_to(target, timeout=timeout)
         except NotAdvanceable as error:
             raise errors.FailedPrecondition(str(error)) from None
         except TimeoutError as error:
@@ -63,14 +66,14 @@ class Control:
 
     async def wait_until_idle(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
         try:
-            await self.server.dispatcher.wait_until_idle(timeout)
+            await self.dispatcher.wait_until_idle(timeout)
         except TimeoutError as error:
             raise DeadlineExceeded(str(error)) from None
 
     def attempts(self, queue: str | None = None, task: str | None = None) -> list[AttemptLog]:
         return [
             entry
-            for entry in self.server.store.history
+            for entry in self.store.history
             if (not queue or entry.queue == queue) and (not task or entry.task == task)
         ]
 

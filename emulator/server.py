@@ -59,7 +59,7 @@ class EmulatorServer:
             app_engine_url=self.settings.app_engine_host,
         )
         self.tasks.run_task_hook = self.dispatcher.run_now
-        self.control = Control(self)
+        self.control = Control(self.store, self.dispatcher, self.clock, self.reset)
         self._grpc: grpc.aio.Server | None = None
         self._web: web.AppRunner | None = None
         self.grpc_port = 0

@@ -106,7 +106,7 @@ async def _attempts(request: web.Request) -> web.Response:
 
 
 async def _clock(request: web.Request) -> web.Response:
-    clock = request.app[CONTROL].server.clock
+    clock = request.app[CONTROL].clock
     return web.json_response(
         {"now": clock.now().isoformat().replace("+00:00", "Z"), "virtual": clock.can_advance}
     )
