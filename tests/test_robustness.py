@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 import pytest
+import requests
 from google.api_core import exceptions
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.types import cloudtasks
@@ -164,4 +165,51 @@ def test_random_tasks(client: Client, task: dict[str, Any], view: int) -> None:
         )
     except (TypeError, ValueError, OverflowError):
         return
+    _still_healthy(client)
+
+
+FIELD_NAMES = [
+    "name", "queue", "task", "rateLimits", "retryConfig", "httpRequest", "url", "body",
+    "scheduleTime", "dispatchDeadline", "httpMethod", "headers", "requests", "policy",
+    "responseView", "appEngineHttpRequest", "httpTarget", "taskTtl", "seconds", "to",
+    "updateMask", "state", "etag", "bindings",
+]  # fmt: skip
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+REST_PATHS = [
+    ("POST", f"/v2/{PARENT}/queues"),
+    ("PATCH", f"/v2/{PARENT}/queues/f"),
+    ("POST", f"/v2/{PARENT}/queues/f/tasks"),
+    ("POST", f"/v2/{PARENT}/queues/f/tasks:batchCreate"),
+    ("POST", f"/v2/{PARENT}/queues/f:setIamPolicy"),
+    ("POST", f"/v2beta3/{PARENT}/queues"),
+    ("POST", f"/v2beta3/{PARENT}/queues/f/tasks"),
+    ("POST", f"/v2/{PARENT}/queues/f/tasks/b:buffer"),
+    ("POST", "/_emulator/advance"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), REST_PATHS)
+@FUZZ
+@given(body=st.dictionaries(st.sampled_from(FIELD_NAMES), json_values, max_size=4))
+def test_random_rest_json_never_fails_inside(
+    client: Client, harness: Any, method: str, path: str, body: dict[str, Any]
+) -> None:
+    with contextlib.suppress(exceptions.AlreadyExists):
+        client.create_queue(parent=PARENT, queue={"name": queue_path("f")})
+    response = requests.request(method, harness.server.http_url + path, json=body, timeout=30)
+    assert response.status_code < 500 or response.status_code == 504, response.text
+    if response.status_code >= 400:
+        assert response.json()["error"]["status"]
     _still_healthy(client)
