@@ -21,10 +21,6 @@ DEFAULT_ADVANCE_TIMEOUT = 60.0
 DEFAULT_IDLE_TIMEOUT = 30.0
 
 
-class DeadlineExceeded(errors.ApiError):
-    code = errors.Code.DEADLINE_EXCEEDED
-
-
 class Control:
     def __init__(
         self, store: Store, dispatcher: Dispatcher, clock: Clock, reset: Callable[[], None]
@@ -61,14 +57,14 @@ class Control:
         except NotAdvanceable as error:
             raise errors.FailedPrecondition(str(error)) from None
         except TimeoutError as error:
-            raise DeadlineExceeded(str(error)) from None
+            raise errors.DeadlineExceeded(str(error)) from None
         return clock.now()
 
     async def wait_until_idle(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
         try:
             await self.dispatcher.wait_until_idle(timeout)
         except TimeoutError as error:
-            raise DeadlineExceeded(str(error)) from None
+            raise errors.DeadlineExceeded(str(error)) from None
 
     def attempts(self, queue: str | None = None, task: str | None = None) -> list[AttemptLog]:
         return [

@@ -81,6 +81,16 @@ class Unimplemented(ApiError):
     code = Code.UNIMPLEMENTED
 
 
+class DeadlineExceeded(ApiError):
+    code = Code.DEADLINE_EXCEEDED
+
+
+class Internal(ApiError):
+    """Only for the emulator's own bugs, never for a caller's mistake."""
+
+    code = Code.INTERNAL
+
+
 # Messages the real service returns (reference §2.2).
 QUEUE_NOT_FOUND = (
     "Queue does not exist. If you just created the queue, wait at least a minute for the "

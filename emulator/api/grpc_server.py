@@ -58,17 +58,13 @@ def unary_handler(
                 failure = error
             except Exception:
                 log.exception("%s failed unexpectedly", rpc)
-                failure = _Internal(f"{rpc} failed inside the emulator; see its log.")
+                failure = errors.Internal(f"{rpc} failed inside the emulator; see its log.")
         # abort_with_status is missing from the grpc stubs' aio context.
         abort: Any = context
         await abort.abort_with_status(to_grpc_status(failure))
         raise AssertionError("abort_with_status returned")  # pragma: no cover
 
     return grpc.unary_unary_rpc_method_handler(handle)
-
-
-class _Internal(errors.ApiError):
-    code = errors.Code.INTERNAL
 
 
 MethodTable = dict[str, tuple[Any, ServiceMethod]]  # RPC name -> (request type, method)

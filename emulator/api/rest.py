@@ -205,7 +205,7 @@ class RestApi:
         except Exception:
             log.exception("%s %s failed unexpectedly", request.method, request.path)
             status, body = to_json_envelope(
-                _Internal(
+                errors.Internal(
                     f"{request.method} {request.path} failed inside the emulator; see its log."
                 )
             )
@@ -245,10 +245,6 @@ class RestApi:
         if hasattr(response, "DESCRIPTOR"):
             return web.json_response(json_format.MessageToDict(response))
         return web.json_response({"task": json_format.MessageToDict(response.task)})
-
-
-class _Internal(errors.ApiError):
-    code = errors.Code.INTERNAL
 
 
 def add_to(app: web.Application, api: RestApi, *versions: str) -> None:
