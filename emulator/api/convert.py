@@ -315,8 +315,21 @@ def attempt_status_to_pb(status: AttemptStatus) -> pb.Message:
 
 
 def task_to_pb(task: Task, view: View = View.BASIC) -> pb.Message:
-    """The task as a response shows it; BASIC omits the body of either target kind."""
-    view = View.FULL if view == View.FULL else View.BASIC
+    """The task as a response shows it in `view`."""
+    return in_view(_full_task_pb(task), view)
+
+
+def in_view(full: pb.Message, view: View) -> pb.Message:
+    """A FULL task message as `view` shows it: BASIC omits the body of either target kind."""
+    if view == View.FULL:
+        return full
+    full.view = View.BASIC
+    kind = full.WhichOneof("message_type")
+    getattr(full, kind).ClearField("body")
+    return full
+
+
+def _full_task_pb(task: Task) -> pb.Message:
     msg = pb.Task(
         name=str(task.name),
         schedule_time=timestamp(task.schedule_time),
@@ -324,10 +337,10 @@ def task_to_pb(task: Task, view: View = View.BASIC) -> pb.Message:
         dispatch_deadline=duration(task.dispatch_deadline),
         dispatch_count=task.dispatch_count,
         response_count=task.response_count,
-        view=view,
+        view=View.FULL,
     )
     request = task.request
-    body = request.body if view == View.FULL else b""
+    body = request.body
     if isinstance(request, HttpRequest):
         msg.http_request.url = request.url
         msg.http_request.http_method = request.http_method

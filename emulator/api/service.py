@@ -157,12 +157,14 @@ class CloudTasksService:
         task = convert.task_from_pb(message, name, now=now, queue_retry=queue.retry_config)
         headers.normalize(task.request)
         validation.validate_task(task, queue, now)
-        size = convert.task_to_pb(task, View.FULL).ByteSize()
+        stored = convert.task_to_pb(task, View.FULL)  # measured, then also the response
+        size = stored.ByteSize()
         if size > limits.MAX_TASK_SIZE:
             raise errors.InvalidArgument(
                 f"Task size is {size} bytes, more than the maximum of {limits.MAX_TASK_SIZE}."
             )
-        return convert.task_to_pb(self.store.create_task(task), view)
+        self.store.create_task(task)
+        return convert.in_view(stored, view)
 
     def buffer_task(self, request: dict[str, Any]) -> Any:
         """BufferTask (REST only): an HTTP task whose URL comes from the queue's
