@@ -39,6 +39,7 @@ from emulator.config import StartupQueue
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
+from emulator.store import validation
 from emulator.store.names import QueueName
 from emulator.store.records import AttemptLog, Queue
 
@@ -86,7 +87,9 @@ class Emulator:
         fields = {"name": spec} if isinstance(spec, str) else dict(spec)
         fields["name"] = self.queue_name(str(fields.get("name", "")))
         message = tasks_v2.Queue.pb(tasks_v2.Queue(fields))
-        return convert.queue_from_pb(message, QueueName.parse(fields["name"]))
+        queue = convert.queue_from_pb(message, QueueName.parse(fields["name"]))
+        validation.validate_queue(queue)  # the same limits as CreateQueue
+        return queue
 
     # -- lifecycle ---------------------------------------------------------------------
 

@@ -160,6 +160,12 @@ def test_start_up_queues_come_back_after_reset() -> None:
         assert queues["fast"].rate_limits.max_dispatches_per_second == 5
 
 
+def test_start_up_queues_obey_the_api_limits() -> None:
+    with pytest.raises(errors.InvalidArgument) as e:
+        Emulator(queues=[{"name": "fast", "rate_limits": {"max_dispatches_per_second": 900}}])
+    assert "max_dispatches_per_second" in e.value.message
+
+
 async def test_async_emulator_on_the_callers_loop(handler_url) -> None:
     async with Emulator() as emulator:
         client = emulator.async_client()
