@@ -6,18 +6,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py cloud_tasks_emulator.pth README.md ./
 COPY protos ./protos
 COPY emulator ./emulator
 RUN pip install --no-cache-dir . \
-    && rm -rf /app/emulator /app/protos \
+    && rm -rf /app/emulator /app/protos /app/setup.py /app/cloud_tasks_emulator.pth \
     && useradd --system --uid 10001 --no-create-home emulator
 
 USER 10001
-# Inside a container the emulator listens on every interface.
-ENV CLOUD_TASKS_EMULATOR_HOST=0.0.0.0 \
-    CLOUD_TASKS_EMULATOR_PORT=8123 \
-    CLOUD_TASKS_EMULATOR_HTTP_PORT=8124
+# Inside a container the emulator listens on every interface. The ports stay the
+# defaults (8124: gRPC, REST and Firebase; 8123: gRPC only), so CLOUD_TASKS_EMULATOR_HOST
+# (e.g. emulator:9499) can move the HTTP port.
+ENV CLOUD_TASKS_EMULATOR_LISTEN_HOST=0.0.0.0
 EXPOSE 8123 8124
 HEALTHCHECK --interval=1s --timeout=3s --start-period=10s --retries=10 \
     CMD ["cloud-tasks-emulator", "--healthcheck"]

@@ -1,7 +1,24 @@
-"""A local emulator of Google Cloud Tasks (google.cloud.tasks.v2)."""
+"""A local emulator of Google Cloud Tasks (google.cloud.tasks.v2).
+
+`Emulator` and `Attempt` are imported on first use, so that importing a light submodule
+(`emulator.autoconnect`, which the interpreter may load at start-up) costs nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from emulator.embedded import Attempt, Emulator
+if TYPE_CHECKING:
+    from emulator.embedded import Attempt, Emulator
 
 __all__ = ["Attempt", "Emulator", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Attempt", "Emulator"):
+        from emulator import embedded
+
+        return getattr(embedded, name)
+    raise AttributeError(f"module 'emulator' has no attribute {name!r}")

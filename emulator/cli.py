@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,15 @@ from emulator import __version__, config
 from emulator.config import StartupQueue
 from emulator.errors import StartupError
 from emulator.server import EmulatorServer
-from emulator.settings import ENV_PREFIX, Settings, parse_duration
+from emulator.settings import (
+    EMULATOR_HOST_ENV,
+    ENV_PREFIX,
+    Settings,
+    connect_host,
+    listen_host_for,
+    parse_duration,
+    split_host_port,
+)
 
 log = logging.getLogger("emulator")
 
@@ -34,6 +43,8 @@ class Option:
     type: Callable[[str], Any]
     help: str
     metavar: str
+    env_name: str = ""  # the variable's name after the prefix; default: from the flag
+    aliases: tuple[str, ...] = ()
 
     @property
     def dest(self) -> str:
@@ -41,7 +52,7 @@ class Option:
 
     @property
     def env(self) -> str:
-        return ENV_PREFIX + self.dest.upper()
+        return ENV_PREFIX + (self.env_name or self.dest.upper())
 
 
 def _port(text: str) -> int:
@@ -70,10 +81,40 @@ def _clock(text: str) -> str:
     return text
 
 
+def _function_url(text: str) -> str:
+    url = _base_url(text)
+    try:
+        url.format(project="p", location="l", queue="q")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(
+            f"not a function URL template: {text} (placeholders: {{project}}, {{location}}, "
+            "{queue})"
+        ) from None
+    return url
+
+
 OPTIONS = [
-    Option("--host", str, "address to listen on (0.0.0.0 in a container)", "ADDR"),
-    Option("--port", _port, "gRPC port; 0 picks a free one", "PORT"),
-    Option("--http-port", _port, "HTTP port (REST surface, web endpoints); 0 picks one", "PORT"),
+    Option(
+        "--host",
+        str,
+        "address to listen on (0.0.0.0 in a container)",
+        "ADDR",
+        env_name="LISTEN_HOST",
+    ),
+    Option(
+        "--port",
+        _port,
+        "port of the gRPC-only listener; 0 picks a free one (the HTTP port speaks gRPC too)",
+        "PORT",
+        env_name="GRPC_PORT",
+        aliases=("--grpc-port",),
+    ),
+    Option(
+        "--http-port",
+        _port,
+        "the one port: REST, gRPC, the Firebase route and the web endpoints; 0 picks one",
+        "PORT",
+    ),
     Option(
         "--default-location", str, "location of queue ids in --config/--queue; always listed", "ID"
     ),
@@ -104,6 +145,13 @@ OPTIONS = [
         "URL",
     ),
     Option(
+        "--firebase-function-url",
+        _function_url,
+        "where Firebase task-queue tasks without a URL are sent; {project}, {location} and "
+        "{queue} are filled in (the Firebase Functions emulator's form)",
+        "TEMPLATE",
+    ),
+    Option(
         "--clock",
         _clock,
         "real, or virtual: real time that /_emulator/advance can move forward",
@@ -119,17 +167,21 @@ OPTIONS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "cloud-tasks-emulator") -> argparse.ArgumentParser:
     defaults = Settings()
     parser = argparse.ArgumentParser(
-        prog="cloud-tasks-emulator",
+        prog=prog,
         description=(
-            "A local emulator of Google Cloud Tasks: the google.cloud.tasks.v2 API over gRPC, "
-            "backed by one in-memory store."
+            "A local emulator of Google Cloud Tasks: the google.cloud.tasks.v2 API over gRPC "
+            "and REST, backed by one in-memory store, delivering every task. "
+            "`cloud-tasks-emulator env-init` prints the variables that point clients at it."
         ),
         epilog=(
-            "Every flag can also be set by an environment variable, e.g. "
-            f"{ENV_PREFIX}PORT=8123; a flag wins over its variable. Durations: 90s, 15m, 1h, 7d."
+            f"{EMULATOR_HOST_ENV}=host:port, the variable clients and the Firebase SDKs read, "
+            "also sets where the emulator listens (its HTTP port, and its host unless that is "
+            "a name other than localhost: then every interface). Every flag can also be set "
+            f"by an environment variable, e.g. {ENV_PREFIX}LOG_LEVEL=debug; a flag wins over "
+            "its variable. Durations: 90s, 15m, 1h, 7d."
         ),
     )
     for option in OPTIONS:
@@ -137,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
         shown = f"{default.total_seconds():g}s" if hasattr(default, "total_seconds") else default
         parser.add_argument(
             option.flag,
+            *option.aliases,
+            dest=option.dest,
             type=_typed(option),
             metavar=option.metavar,
             help=f"{option.help} (default: {shown}; env: {option.env})",
@@ -175,37 +229,116 @@ def _typed(option: Option) -> Callable[[str], Any]:
 
 
 QUEUES_ENV = ENV_PREFIX + "QUEUES"
+_KNOWN_ENV = {EMULATOR_HOST_ENV, QUEUES_ENV, *(option.env for option in OPTIONS)}
+_RENAMED_ENV = {ENV_PREFIX + "PORT": ENV_PREFIX + "GRPC_PORT"}
 
 
-def parse_settings(argv: Sequence[str] | None = None) -> Settings:
-    parser = build_parser()
+def parse_settings(
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    prog: str = "cloud-tasks-emulator",
+) -> Settings:
+    """Settings from flags, then their variables, then CLOUD_TASKS_EMULATOR_HOST, then the
+    defaults. Warnings (unknown variables, a host the emulator will not listen on) go to
+    stderr; mistakes exit 2 with a message naming the flag or variable."""
+    env = os.environ if environ is None else environ
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     settings = Settings(healthcheck=args.healthcheck)
     if args.queue:
         settings.queues = list(args.queue)
-    elif os.environ.get(QUEUES_ENV):
-        settings.queues = [os.environ[QUEUES_ENV]]
+    elif env.get(QUEUES_ENV):
+        settings.queues = [env[QUEUES_ENV]]
+    given: set[str] = set()
     for option in OPTIONS:
         value = getattr(args, option.dest)
-        if value is None and option.env in os.environ:
+        if value is None and option.env in env:
             try:
-                value = option.type(os.environ[option.env])
+                value = option.type(env[option.env])
             except ValueError as error:
                 parser.error(f"{option.env}: {error}")
         if value is not None:
             setattr(settings, option.dest, value)
+            given.add(option.dest)
+    try:
+        _apply_emulator_host(settings, env.get(EMULATOR_HOST_ENV, ""), given)
+    except ValueError as error:
+        parser.error(f"{EMULATOR_HOST_ENV}: {error}")
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in _KNOWN_ENV:
+            close = [_RENAMED_ENV[name]] if name in _RENAMED_ENV else []
+            close = close or difflib.get_close_matches(name, sorted(_KNOWN_ENV), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            _warn(f"ignoring the unknown variable {name}{hint}")
     return settings
 
 
+def _apply_emulator_host(settings: Settings, value: str, given: set[str]) -> None:
+    """CLOUD_TASKS_EMULATOR_HOST=host:port: listen where the clients will look."""
+    if not value.strip():
+        return
+    if "//" not in value and ":" not in value.strip("[]"):
+        # The emulator's own listen address under its old name: still honoured.
+        _warn(
+            f"{EMULATOR_HOST_ENV}={value} has no port; it now means host:port for clients. "
+            f"Read as the listen address: use {ENV_PREFIX}LISTEN_HOST for that."
+        )
+        if "host" not in given:
+            settings.host = value
+        return
+    host, port = split_host_port(value)
+    if "http_port" not in given:
+        settings.http_port = port
+    elif settings.http_port != port:
+        _warn(
+            f"{EMULATOR_HOST_ENV} points clients at port {port}, but the HTTP port is "
+            f"{settings.http_port}"
+        )
+    if "host" not in given:
+        settings.host = listen_host_for(host)
+
+
+def _warn(message: str) -> None:
+    print(f"cloud-tasks-emulator: warning: {message}", file=sys.stderr)
+
+
+def emulator_host(settings: Settings) -> str:
+    """The CLOUD_TASKS_EMULATOR_HOST value that reaches an emulator with `settings`."""
+    return f"{connect_host(settings.host)}:{settings.http_port}"
+
+
 def ready_line(server: EmulatorServer) -> str:
-    target = server.grpc_target
     listening = server.settings.host
     where = f" (listening on {listening})" if listening in ("0.0.0.0", "::", "") else ""
+    host = server.http_url.removeprefix("http://")
     return (
-        f"cloud-tasks-emulator {__version__} ready{where}: gRPC {target}, HTTP {server.http_url}. "
-        f"Connect: CloudTasksClient(transport=CloudTasksGrpcTransport("
-        f'channel=grpc.insecure_channel("{target}")))'
+        f"cloud-tasks-emulator {__version__} ready{where}: gRPC {server.grpc_target}, "
+        f"HTTP {server.http_url}. Connect: export {EMULATOR_HOST_ENV}={host} "
+        "(REST, gRPC and Firebase on that one port)"
     )
+
+
+def env_init(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> str:
+    """`env-init`: the export lines that point clients (and with --gcloud, gcloud) here."""
+    env = os.environ if environ is None else environ
+    gcloud = "--gcloud" in argv
+    settings = parse_settings(
+        [a for a in argv if a != "--gcloud"], env, prog="cloud-tasks-emulator env-init"
+    )
+    if not settings.http_port:
+        raise StartupError("env-init needs a fixed HTTP port, not 0 (picked at start)")
+    host = env.get(EMULATOR_HOST_ENV, "") if ":" in env.get(EMULATOR_HOST_ENV, "") else ""
+    host = host or emulator_host(settings)
+    lines = [f"export {EMULATOR_HOST_ENV}={host}"]
+    if gcloud:
+        url = f"http://{host}/"
+        lines += [
+            f"export CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDTASKS={url}",
+            f"export CLOUDSDK_API_ENDPOINT_OVERRIDES_APPENGINE={url}",
+            "export CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
+        ]
+    return "\n".join(lines)
 
 
 def startup_queues(settings: Settings) -> list[StartupQueue]:
@@ -239,10 +372,7 @@ async def run(settings: Settings) -> None:
 
 def healthcheck(settings: Settings, timeout: float = 3.0) -> bool:
     """Whether the emulator at the configured address answers SERVING."""
-    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(
-        settings.host, settings.host
-    )
-    with grpc.insecure_channel(f"{host}:{settings.port}") as channel:
+    with grpc.insecure_channel(f"{connect_host(settings.host)}:{settings.port}") as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             answer = stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
@@ -253,7 +383,14 @@ def healthcheck(settings: Settings, timeout: float = 3.0) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    settings = parse_settings(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["env-init"]:
+        try:
+            print(env_init(args[1:]))
+        except StartupError as error:
+            sys.exit(f"cloud-tasks-emulator: {error}")
+        return
+    settings = parse_settings(args)
     if settings.healthcheck:
         sys.exit(0 if healthcheck(settings) else 1)
     logging.basicConfig(

@@ -156,6 +156,12 @@ class Emulator:
         """`http://host:port` of the HTTP server (OIDC discovery, /_emulator/ endpoints)."""
         return self.server.http_url
 
+    @property
+    def emulator_host(self) -> str:
+        """`host:port` for `CLOUD_TASKS_EMULATOR_HOST`: the one port that serves gRPC, REST
+        and the Firebase route."""
+        return self.server.http_url.removeprefix("http://")
+
     def client(self) -> tasks_v2.CloudTasksClient:
         """A sync `CloudTasksClient` on an insecure channel to this emulator."""
         if self._channel is None:
@@ -251,9 +257,8 @@ class Emulator:
 
     def attempts(self, queue: str | None = None, task: str | None = None) -> list[Attempt]:
         """Every delivery attempt since the last reset, oldest first, optionally of one
-        queue and/or task (short ids or full names)."""
-        queue = queue.rsplit("/", 1)[-1] if queue else None
-        task = task.rsplit("/", 1)[-1] if task else None
+        queue and/or task. A short queue id matches that id in every project and location,
+        a full queue name only that queue; a task is a short id or a full name."""
 
         async def snapshot() -> list[Attempt]:
             return copy.deepcopy(self.server.control.attempts(queue, task))

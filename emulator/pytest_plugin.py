@@ -2,16 +2,24 @@
 
 Installing the package is enough: `cloud_tasks_emulator` (one server per session, reset
 before each test), `cloud_tasks_client` and the `cloud_tasks_queue` factory are there.
+
+Code under test that builds its own `CloudTasksClient()` (or uses the Firebase Admin
+SDK) reaches the emulator through `CLOUD_TASKS_EMULATOR_HOST`: the
+`cloud_tasks_autoconnect` fixture sets it for one test; the `cloud_tasks_autoconnect`
+ini key (or `--cloud-tasks-autoconnect`) sets it for the whole session, before test
+modules are imported, so module-level clients connect too.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from google.cloud import tasks_v2
 
+from emulator import autoconnect
 from emulator.embedded import Emulator
 
 _OPTIONS = {
@@ -23,12 +31,28 @@ _OPTIONS = {
 }
 
 
+_AUTOCONNECT_HELP = (
+    "point every CloudTasksClient() and the Firebase Admin SDK at the test emulator for the "
+    "whole session (sets CLOUD_TASKS_EMULATOR_HOST before test modules are imported)"
+)
+_SESSION_EMULATOR = pytest.StashKey[Emulator]()
+_SAVED_HOST = pytest.StashKey[str | None]()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cloud-tasks-emulator")
     for name, (default, help_text) in _OPTIONS.items():
         flag = "--cloud-tasks-" + name.replace("_", "-")
         group.addoption(flag, dest=f"cloud_tasks_{name}", default=None, help=help_text)
         parser.addini(f"cloud_tasks_{name}", help_text, default=default)
+    group.addoption(
+        "--cloud-tasks-autoconnect",
+        dest="cloud_tasks_autoconnect",
+        action="store_true",
+        default=None,
+        help=_AUTOCONNECT_HELP,
+    )
+    parser.addini("cloud_tasks_autoconnect", _AUTOCONNECT_HELP, type="bool", default=False)
 
 
 def _option(config: pytest.Config, name: str) -> str:
@@ -36,16 +60,48 @@ def _option(config: pytest.Config, name: str) -> str:
     return str(value if value is not None else config.getini(f"cloud_tasks_{name}"))
 
 
+def _new_emulator(config: pytest.Config) -> Emulator:
+    return Emulator(
+        clock=_option(config, "clock"),
+        port=int(_option(config, "port")),
+        http_port=int(_option(config, "http_port")),
+        project=_option(config, "project"),
+        location=_option(config, "location"),
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    wanted = config.getoption("cloud_tasks_autoconnect") or config.getini("cloud_tasks_autoconnect")
+    if not wanted:
+        return
+    emulator = _new_emulator(config).start()
+    config.stash[_SESSION_EMULATOR] = emulator
+    config.stash[_SAVED_HOST] = os.environ.get(autoconnect.ENV)
+    os.environ[autoconnect.ENV] = emulator.emulator_host
+    autoconnect.install()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    emulator = config.stash.get(_SESSION_EMULATOR, None)
+    if emulator is None:
+        return
+    saved = config.stash[_SAVED_HOST]
+    if saved is None:
+        os.environ.pop(autoconnect.ENV, None)
+    else:
+        os.environ[autoconnect.ENV] = saved
+    emulator.stop()
+
+
 @pytest.fixture(scope="session")
 def _cloud_tasks_emulator_session(pytestconfig: pytest.Config) -> Iterator[Emulator]:
-    emulator = Emulator(
-        clock=_option(pytestconfig, "clock"),
-        port=int(_option(pytestconfig, "port")),
-        http_port=int(_option(pytestconfig, "http_port")),
-        project=_option(pytestconfig, "project"),
-        location=_option(pytestconfig, "location"),
-    )
-    with emulator:
+    started = pytestconfig.stash.get(_SESSION_EMULATOR, None)
+    if started is not None:  # autoconnect started it before collection
+        yield started
+        return
+    with _new_emulator(pytestconfig) as emulator:
         yield emulator
 
 
@@ -54,6 +110,16 @@ def cloud_tasks_emulator(_cloud_tasks_emulator_session: Emulator) -> Emulator:
     """The session's emulator, reset for this test: no queues, tasks or attempts."""
     _cloud_tasks_emulator_session.reset()
     return _cloud_tasks_emulator_session
+
+
+@pytest.fixture
+def cloud_tasks_autoconnect(cloud_tasks_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """For this test, `CLOUD_TASKS_EMULATOR_HOST` points at the emulator: a
+    `CloudTasksClient()` built during the test, with no transport or endpoint of its own,
+    and the Firebase Admin SDK reach it. Returns the variable's value."""
+    monkeypatch.setenv(autoconnect.ENV, cloud_tasks_emulator.emulator_host)
+    autoconnect.install()
+    return cloud_tasks_emulator.emulator_host
 
 
 @pytest.fixture

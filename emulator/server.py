@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import grpc
 from aiohttp import web
 
-from emulator.api import control_grpc, grpc_server, rest
+from emulator.api import app_engine_admin, control_grpc, firebase, grpc_server, multiplex, rest
 from emulator.api.batch import BatchService
+from emulator.api.firebase import FirebaseRoute
 from emulator.api.iam import IamService
 from emulator.api.locations import LocationsService
 from emulator.api.service import CloudTasksService
@@ -21,7 +24,7 @@ from emulator.control import Control
 from emulator.dispatch.dispatcher import Dispatcher
 from emulator.dispatch.tokens import TokenMinter
 from emulator.errors import StartupError
-from emulator.settings import Settings
+from emulator.settings import Settings, bracketed, connect_host
 from emulator.store import Store
 from emulator.store.records import Queue, QueueState
 from emulator.web import make_app
@@ -62,6 +65,7 @@ class EmulatorServer:
         self.control = Control(self.store, self.dispatcher, self.clock, self.reset)
         self._grpc: grpc.aio.Server | None = None
         self._web: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
         self.grpc_port = 0
         self.http_port = 0
 
@@ -94,7 +98,10 @@ class EmulatorServer:
         )
         server.add_generic_rpc_handlers([*handlers, control_grpc.handler(self.control)])
         health = grpc_server.add_health(server)
-        address = f"{_bind_host(self.settings.host)}:{self.settings.port}"
+        grpc_port = self.settings.port
+        if grpc_port and grpc_port == self.settings.http_port:
+            grpc_port = 0  # the HTTP port serves gRPC too; the gRPC-only one moves aside
+        address = f"{bracketed(self.settings.host)}:{grpc_port}"
         try:
             self.grpc_port = server.add_insecure_port(address)
         except RuntimeError:  # grpcio reports a failed bind this way
@@ -111,19 +118,22 @@ class EmulatorServer:
         for version, table in (("v2", v2), ("v2beta3", v2beta3)):
             api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
             rest.add_to(app, api, version)
+        firebase.add_to(app, FirebaseRoute(self.tasks, self.settings.firebase_function_url))
+        app_engine_admin.add_to(app, self.settings.default_location)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.host, self.settings.http_port)
+        self._web = runner
+        grpc_address = (connect_host(self.settings.host).strip("[]"), self.grpc_port)
         try:
-            await site.start()
+            self._listener = await multiplex.serve(
+                _http_protocols(runner), grpc_address, self.settings.host, self.settings.http_port
+            )
         except OSError as error:
-            await runner.cleanup()
-            await server.stop(0)
+            await self.stop(0)
             raise StartupError(
                 f"cannot listen for HTTP on port {self.settings.http_port}: {error}"
             ) from None
-        self._web = runner
-        self.http_port = runner.addresses[0][1]
+        self.http_port = self._listener.sockets[0].getsockname()[1]
         self.minter.issuer = self.settings.oidc_issuer or self.http_url
         self._create_startup_queues()
         self.dispatcher.start()
@@ -143,6 +153,8 @@ class EmulatorServer:
         self._create_startup_queues()
 
     async def stop(self, grace: float = 0.5) -> None:
+        if self._listener is not None:
+            self._listener.close()  # no new connections; open ones are closed below
         await self.dispatcher.stop()
         if self._web is not None:
             await self._web.cleanup()
@@ -150,6 +162,18 @@ class EmulatorServer:
         if self._grpc is not None:
             await self._grpc.stop(grace)
             self._grpc = None
+        if self._listener is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1):
+                    await self._listener.wait_closed()
+            self._listener = None
+
+
+def _http_protocols(runner: web.AppRunner) -> Callable[[], asyncio.Protocol]:
+    """aiohttp's protocol factory for the connections the shared port hands it."""
+    server = runner.server
+    assert server is not None  # set by runner.setup()
+    return server
 
 
 def _read_key(path: str) -> bytes | None:
@@ -160,16 +184,3 @@ def _read_key(path: str) -> bytes | None:
             return file.read()
     except OSError as error:
         raise StartupError(f"cannot read the OIDC key file: {error}") from None
-
-
-def _bind_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
-def connect_host(host: str) -> str:
-    """Where a client on this machine connects for a server bound to `host`."""
-    if host in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
-    return _bind_host(host)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -9,6 +10,10 @@ from datetime import timedelta
 from emulator.store import limits
 
 ENV_PREFIX = "CLOUD_TASKS_EMULATOR_"
+# The one switch clients read: `host:port` of the emulator's HTTP port, which speaks
+# REST, gRPC and the Firebase task-queue route (the meaning the Firebase SDKs give it).
+EMULATOR_HOST_ENV = "CLOUD_TASKS_EMULATOR_HOST"
+FIREBASE_FUNCTION_URL = "http://127.0.0.1:5001/{project}/{location}/{queue}"
 
 _DURATION = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d)?")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -22,16 +27,54 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(m["value"]) * _UNITS[m["unit"] or "s"])
 
 
+def split_host_port(text: str) -> tuple[str, int]:
+    """'localhost:8124', '10.0.0.2:8124', '[::1]:8124' -> (host, port)."""
+    if "//" in text:
+        raise ValueError(f'"{text}" must be host:port, without a scheme (e.g. 127.0.0.1:8124)')
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ValueError(f'"{text}" is not host:port (e.g. 127.0.0.1:8124)')
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+def listen_host_for(host: str) -> str:
+    """Where to listen so that clients using `host` reach us: a loopback name or an IP
+    address as it is; any other name (a compose service, say) on every interface."""
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return "0.0.0.0"
+    return host
+
+
+def connect_host(host: str) -> str:
+    """Where a client on this machine connects for a server bound to `host`."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return bracketed(host)
+
+
+def bracketed(host: str) -> str:
+    """An IPv6 literal in brackets, as addresses with a port need it."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 @dataclass
 class Settings:
     host: str = "127.0.0.1"
-    port: int = 8123
+    port: int = 8123  # gRPC only; the HTTP port speaks gRPC too
     http_port: int = 8124
     default_location: str = limits.DEFAULT_LOCATION
     task_tombstone_ttl: timedelta = field(default=limits.DEFAULT_TASK_TOMBSTONE_TTL)
     queue_tombstone_ttl: timedelta = field(default=limits.DEFAULT_QUEUE_TOMBSTONE_TTL)
     log_level: str = "info"
     app_engine_host: str = "http://127.0.0.1:8080"  # where App Engine tasks are sent
+    # Where Firebase task-queue tasks without a URL go ({project}, {location}, {queue}).
+    firebase_function_url: str = FIREBASE_FUNCTION_URL
     oidc_issuer: str = ""  # empty: the emulator's own HTTP URL
     oidc_key_file: str = ""  # PEM RSA private key; empty: a key made at start
     clock: str = "real"  # "virtual": real time that can also jump forward (advance)

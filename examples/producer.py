@@ -1,6 +1,9 @@
 """An example producer: enqueues tasks for the worker with the real Cloud Tasks client.
 
-python examples/producer.py --emulator 127.0.0.1:8123 --worker http://127.0.0.1:8080
+It is an unmodified app: `CloudTasksClient()` with no arguments, as in production. With
+this package installed, `CLOUD_TASKS_EMULATOR_HOST` alone points it at the emulator:
+
+CLOUD_TASKS_EMULATOR_HOST=127.0.0.1:8124 python examples/producer.py --worker http://127.0.0.1:8080
 """
 
 from __future__ import annotations
@@ -9,15 +12,8 @@ import argparse
 import json
 from datetime import datetime
 
-import grpc
 from google.api_core.exceptions import NotFound
 from google.cloud import tasks_v2
-from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
-
-
-def connect(target: str) -> tasks_v2.CloudTasksClient:
-    channel = grpc.insecure_channel(target)
-    return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
 
 
 def enqueue_email(
@@ -43,11 +39,10 @@ def enqueue_email(
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--emulator", default="127.0.0.1:8123")
     parser.add_argument("--worker", default="http://127.0.0.1:8080")
     parser.add_argument("--queue", default="projects/demo/locations/us-central1/queues/emails")
     args = parser.parse_args()
-    client = connect(args.emulator)
+    client = tasks_v2.CloudTasksClient()
     try:
         client.get_queue(name=args.queue)
     except NotFound:

@@ -7,9 +7,12 @@ store is emptied and the virtual clock returns to real time.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -27,7 +30,7 @@ from emulator.settings import Settings
 from emulator.store import limits
 from emulator.store.records import AttemptLog
 
-from support import PARENT, queue_path
+from support import PARENT, Receiver, queue_path
 
 pytest_plugins = ["pytester"]
 
@@ -106,6 +109,31 @@ def harness() -> Iterator[Harness]:
 def _clean_state(request: pytest.FixtureRequest) -> None:
     if "harness" in request.fixturenames or "client" in request.fixturenames:
         request.getfixturevalue("harness").reset()
+
+
+NODE_DIR = Path(__file__).parent / "node"
+
+
+@pytest.fixture(scope="session")
+def node_packages() -> Path:
+    """tests/node with its packages installed (`npm ci`, once: the lockfile pins them)."""
+    installed = [NODE_DIR / "node_modules" / p for p in ("@google-cloud/tasks", "firebase-admin")]
+    if not all(path.exists() for path in installed):
+        subprocess.run(
+            [shutil.which("npm") or "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_DIR,
+            check=True,
+            timeout=600,
+        )
+    return NODE_DIR
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A threaded HTTP target that records what it receives and answers 200."""
+    target = Receiver()
+    yield target
+    target.close()
 
 
 @pytest.fixture(scope="session")

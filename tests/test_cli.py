@@ -7,6 +7,7 @@ import os
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,7 +27,10 @@ from emulator.cli import OPTIONS
 
 from support import PARENT, queue_path
 
-READY = re.compile(r"ready(?: \(listening on \S+\))?: gRPC (\S+), HTTP (\S+)\.")
+READY = re.compile(
+    r"ready(?: \(listening on \S+\))?: gRPC (\S+), HTTP (\S+)\. "
+    r"Connect: export CLOUD_TASKS_EMULATOR_HOST=(\S+) "
+)
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -96,17 +100,18 @@ def test_ready_line_connects_a_client_and_signals_stop_it(sig: signal.Signals) -
     with emulator("--port", "0", "--http-port", "0") as (proc, line):
         match = READY.search(line)
         assert match, line
-        target = match[1]
-        assert f'grpc.insecure_channel("{target}")' in line
-        queue = _client(target).create_queue(parent=PARENT, queue={"name": queue_path("cli")})
+        assert match[3] == match[2].removeprefix("http://")
+        # The gRPC-only port and the one port of CLOUD_TASKS_EMULATOR_HOST both serve gRPC.
+        queue = _client(match[1]).create_queue(parent=PARENT, queue={"name": queue_path("cli")})
         assert queue.state == tasks_v2.Queue.State.RUNNING
+        assert _client(match[3]).get_queue(name=queue.name).name == queue.name
         proc.send_signal(sig)
         assert proc.wait(timeout=10) == 0
 
 
 def test_variables_configure_it_and_flags_win() -> None:
     env = _env(
-        CLOUD_TASKS_EMULATOR_PORT="0",
+        CLOUD_TASKS_EMULATOR_GRPC_PORT="0",
         CLOUD_TASKS_EMULATOR_HTTP_PORT="0",
         CLOUD_TASKS_EMULATOR_DEFAULT_LOCATION="from-env",
     )
@@ -126,7 +131,10 @@ def test_variables_configure_it_and_flags_win() -> None:
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        ([], {"CLOUD_TASKS_EMULATOR_PORT": "eighty"}, "CLOUD_TASKS_EMULATOR_PORT"),
+        ([], {"CLOUD_TASKS_EMULATOR_GRPC_PORT": "eighty"}, "CLOUD_TASKS_EMULATOR_GRPC_PORT"),
+        ([], {"CLOUD_TASKS_EMULATOR_HOST": "http://localhost:8124"}, "without a scheme"),
+        ([], {"CLOUD_TASKS_EMULATOR_HOST": "localhost:port"}, "is not host:port"),
+        (["--firebase-function-url", "http://f/{function}"], {}, "not a function URL template"),
         (["--port", "70000"], {}, "not a port"),
         (["--task-tombstone-ttl", "soon"], {}, "not a duration"),
         (["--app-engine-host", "localhost:8080"], {}, "not an http:// or https:// URL"),
@@ -231,3 +239,49 @@ def test_healthcheck_mode_probes_a_running_emulator() -> None:
     )
     assert down.returncode == 1
     assert "unhealthy: UNAVAILABLE" in down.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_emulator_host_variable_says_where_it_listens() -> None:
+    port = _free_port()
+    host = f"127.0.0.1:{port}"
+    env = _env(CLOUD_TASKS_EMULATOR_HOST=host, CLOUD_TASKS_EMULATOR_GRPC_PORT="0")
+    with emulator(env=env) as (proc, line):
+        match = READY.search(line)
+        assert match, line
+        assert match[2] == f"http://{host}"
+        assert match[3] == host
+        queue = _client(host).create_queue(parent=PARENT, queue={"name": queue_path("one")})
+        assert requests.get(f"http://{host}/v2/{queue.name}", timeout=10).json()["name"] == (
+            queue.name
+        )
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert proc.stderr is not None
+        assert "warning" not in proc.stderr.read()
+
+
+def test_unknown_and_old_variables_are_warned_about() -> None:
+    env = _env(
+        CLOUD_TASKS_EMULATOR_HOST="127.0.0.1",  # the old listen-address meaning, no port
+        CLOUD_TASKS_EMULATOR_PORT="0",  # the old name of GRPC_PORT
+        CLOUD_TASKS_EMULATOR_GRPC_PORT="0",
+        CLOUD_TASKS_EMULATOR_HTTP_PORT="0",
+    )
+    with emulator(env=env) as (proc, line):
+        assert READY.search(line), line
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert proc.stderr is not None
+        errors = proc.stderr.read()
+    assert "CLOUD_TASKS_EMULATOR_HOST=127.0.0.1 has no port" in errors
+    assert "CLOUD_TASKS_EMULATOR_LISTEN_HOST" in errors
+    assert (
+        "ignoring the unknown variable CLOUD_TASKS_EMULATOR_PORT "
+        "(did you mean CLOUD_TASKS_EMULATOR_GRPC_PORT?)"
+    ) in errors

@@ -1,7 +1,8 @@
 """The google.cloud.location.Locations mixin.
 
 The emulator serves any well-formed location. ListLocations shows the default location
-plus every location that holds a queue of the project.
+first (where gcloud looks for a project's default), then every other location that holds
+a queue of the project, in order.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ class LocationsService:
 
     def list_locations(self, request: Any) -> Any:
         project = parse_project(request.name)
+        others = sorted(self.store.locations(project) - {self.default_location})
         ids, next_token = paging.paginate(
-            sorted({self.default_location, *self.store.locations(project)}),
-            lambda location_id: location_id,
+            [self.default_location, *others],
+            lambda location_id: f"{location_id != self.default_location:d}{location_id}",
             token=request.page_token,
             filter_=request.filter,
             size=paging.page_size(request.page_size, MAX_PAGE_SIZE),

@@ -19,7 +19,7 @@ from emulator import errors
 from emulator.api import convert, filters, paging, pb
 from emulator.store import Store, headers, limits, validation
 from emulator.store.names import LocationName, QueueName, TaskName, cmek_name, parse_cmek_name
-from emulator.store.records import QueueState, Task, View
+from emulator.store.records import Queue, QueueState, Task, View
 
 # Called by RunTask: dispatch the task now and return it as it looks right after the
 # dispatch. None until a dispatcher is attached.
@@ -99,6 +99,12 @@ class CloudTasksService:
         queue = convert.queue_from_pb(merged, name, keep_zero_doublings=keep_zero)
         validation.validate_queue(queue)
         return convert.queue_to_pb(self.store.put_queue(queue))
+
+    def ensure_queue(self, name: QueueName) -> None:
+        """The queue, created with every default if it does not exist (the Firebase route:
+        its SDKs never create queues)."""
+        if self.store.find_queue(name) is None:
+            self.store.create_queue(Queue(name=name))
 
     def delete_queue(self, request: Any) -> Any:
         self.store.delete_queue(QueueName.parse(request.name))

@@ -1,0 +1,150 @@
+"""One port for every client: HTTP/1.1 goes to the aiohttp app, gRPC to the gRPC server.
+
+gRPC clients open HTTP/2 connections with the connection preface ("PRI * HTTP/2.0...",
+sent before anything else, since they use prior knowledge over plain text); no HTTP/1.x
+request starts with "PRI". So the first bytes of a connection decide its way:
+
+- HTTP/1.x: the connection is handed to aiohttp's own protocol, in place; nothing is
+  copied afterwards.
+- HTTP/2: the bytes are relayed to the gRPC server's listener on this host, with flow
+  control both ways (a slow side pauses reading on the other).
+
+That is what lets `CLOUD_TASKS_EMULATOR_HOST=host:port` alone serve REST, gRPC and the
+Firebase route. The gRPC-only port stays for clients that want no relay at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+log = logging.getLogger("emulator.http")
+
+_H2_PREFACE = b"PRI"
+_SNIFF_LIMIT = 64 * 1024  # a client that sends this much without deciding is not HTTP
+
+
+class _Relay(asyncio.Protocol):
+    """One end of a relay: what it receives is written to `peer`."""
+
+    def __init__(self, peer: asyncio.Transport | None = None) -> None:
+        self.peer = peer
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.peer is not None:
+            self.peer.write(data)
+
+    def eof_received(self) -> bool:
+        if self.peer is not None and self.peer.can_write_eof():
+            self.peer.write_eof()
+        return True  # keep our half open until the peer closes too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.peer is not None:
+            self.peer.close()
+
+    # Flow control: when our transport cannot keep up, the peer stops reading.
+    def pause_writing(self) -> None:
+        if self.peer is not None:
+            self.peer.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None:
+            self.peer.resume_reading()
+
+
+class _FirstBytes(asyncio.Protocol):
+    """Reads a new connection's first bytes, then becomes HTTP/1 or a gRPC relay."""
+
+    def __init__(self, http: Callable[[], asyncio.Protocol], grpc_address: tuple[str, int]):
+        self.http = http
+        self.grpc_address = grpc_address
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.relay: _Relay | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        if self.relay is not None:  # HTTP/2, waiting for the gRPC connection
+            self.buffer += data
+            return
+        self.buffer += data
+        head = self.buffer[: len(_H2_PREFACE)]
+        undecided = len(head) < len(_H2_PREFACE) and _H2_PREFACE.startswith(head)
+        if undecided and len(self.buffer) < _SNIFF_LIMIT:
+            return  # too few bytes to tell
+        if head == _H2_PREFACE:
+            self._relay_to_grpc()
+        else:
+            self._become_http()
+
+    def _become_http(self) -> None:
+        assert self.transport is not None
+        protocol = self.http()
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)
+        data, self.buffer = self.buffer, b""
+        protocol.data_received(data)
+
+    def _relay_to_grpc(self) -> None:
+        assert self.transport is not None
+        self.transport.pause_reading()
+        self.relay = _Relay(self.transport)
+        task = asyncio.get_running_loop().create_task(self._connect())
+        task.add_done_callback(_log_failure)
+
+    async def _connect(self) -> None:
+        assert self.transport is not None
+        assert self.relay is not None
+        client = self.transport
+        try:
+            upstream, _ = await asyncio.get_running_loop().create_connection(
+                lambda: self.relay or _Relay(), *self.grpc_address
+            )
+        except OSError as error:
+            log.warning("cannot relay a gRPC connection to the gRPC server: %s", error)
+            client.close()
+            return
+        if client.is_closing():
+            upstream.close()
+            return
+        downstream = _Relay(upstream)
+        client.set_protocol(downstream)
+        downstream.connection_made(client)
+        upstream.write(self.buffer)
+        self.buffer = b""
+        client.resume_reading()
+
+    def eof_received(self) -> bool:
+        return False  # closed before it said anything useful
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.buffer = b""
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("relaying a gRPC connection failed", exc_info=task.exception())
+
+
+async def serve(
+    http: Callable[[], asyncio.Protocol],
+    grpc_address: tuple[str, int],
+    host: str,
+    port: int,
+) -> asyncio.Server:
+    """Listen on `host:port`; HTTP/1.x connections get a protocol from `http` (aiohttp's
+    server), HTTP/2 ones are relayed to `grpc_address`."""
+    return await asyncio.get_running_loop().create_server(
+        lambda: _FirstBytes(http, grpc_address), host, port
+    )
