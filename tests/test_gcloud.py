@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from google.cloud import tasks_v2
 
+from emulator import Emulator
+
 GCLOUD = shutil.which("gcloud") or "gcloud"
 PROJECT, LOCATION = "gcloud-project", "us-east1"
 PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
@@ -24,18 +26,24 @@ PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
 Gcloud = Callable[..., Any]
 
 
-@pytest.fixture
-def gcloud(harness, tmp_path: Path) -> Gcloud:
-    env = {
+def _env(url: str, config: Path) -> dict[str, str]:
+    """Only the documented variables (the README's, and `env-init --gcloud`'s)."""
+    return {
         **os.environ,
-        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud-config"),
-        "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDTASKS": harness.server.http_url + "/",
+        "CLOUDSDK_CONFIG": str(config),
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDTASKS": url + "/",
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_APPENGINE": url + "/",
         "CLOUDSDK_AUTH_DISABLE_CREDENTIALS": "true",
         "CLOUDSDK_CORE_PROJECT": PROJECT,
         "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
         "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
         "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
     }
+
+
+@pytest.fixture
+def gcloud(harness, tmp_path: Path) -> Gcloud:
+    env = _env(harness.server.http_url, tmp_path / "gcloud-config")
 
     def run(*args: str, fmt: str = "json") -> Any:
         command = [GCLOUD, *args, f"--location={LOCATION}", f"--format={fmt}"]
@@ -106,3 +114,21 @@ def test_gcloud_task_commands(
     assert target.requests[0]["body"] == b"hello"
     gcloud("tasks", "delete", "t2", "--queue=work")
     assert list(client.list_tasks(parent=f"{PARENT}/queues/work")) == []
+
+
+def test_gcloud_without_location_takes_the_default_location(tmp_path: Path) -> None:
+    """gcloud asks ListLocations, then App Engine's apps.get; both are answered, so the
+    command neither waits for Google (35 s before) nor needs --location."""
+    with Emulator(project=PROJECT, default_location=LOCATION) as emulator:
+        client = emulator.client()
+        client.create_queue(parent=PARENT, queue={"name": f"{PARENT}/queues/found"})
+        result = subprocess.run(
+            [GCLOUD, "tasks", "queues", "list", "--format=json"],
+            capture_output=True,
+            text=True,
+            env=_env(emulator.http_url, tmp_path / "gcloud-config"),
+            timeout=20,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    assert [q["name"] for q in json.loads(result.stdout)] == [f"{PARENT}/queues/found"]

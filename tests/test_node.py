@@ -17,20 +17,10 @@ from emulator import errors
 
 from support import PARENT
 
-NODE_DIR = Path(__file__).parent / "node"
-
 
 @pytest.fixture(scope="session")
-def node_client() -> Path:
-    npm = shutil.which("npm") or "npm"
-    if not (NODE_DIR / "node_modules" / "@google-cloud" / "tasks").exists():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=NODE_DIR,
-            check=True,
-            timeout=600,
-        )
-    return NODE_DIR / "client.js"
+def node_client(node_packages: Path) -> Path:
+    return node_packages / "client.js"
 
 
 def test_node_client_over_grpc_and_rest(

@@ -251,7 +251,8 @@ def test_locations(client: Client) -> None:
     response = client.list_locations(
         request=locations_pb2.ListLocationsRequest(name=f"projects/{PROJECT}")
     )
-    assert [loc.location_id for loc in response.locations] == ["europe-west1", "us-central1"]
+    # The default location first (gcloud takes it as the project's default), then the rest.
+    assert [loc.location_id for loc in response.locations] == ["us-central1", "europe-west1"]
     location = client.get_location(request=locations_pb2.GetLocationRequest(name=other))
     assert location.name == other
     assert location.location_id == "europe-west1"
@@ -268,13 +269,13 @@ def test_list_locations_pages(client: Client) -> None:
     first = client.list_locations(
         request=locations_pb2.ListLocationsRequest(name=f"projects/{PROJECT}", page_size=3)
     )
-    assert [loc.location_id for loc in first.locations] == ["a1", "b1", "c1"]
+    assert [loc.location_id for loc in first.locations] == ["us-central1", "a1", "b1"]
     rest = client.list_locations(
         request=locations_pb2.ListLocationsRequest(
             name=f"projects/{PROJECT}", page_size=3, page_token=first.next_page_token
         )
     )
-    assert [loc.location_id for loc in rest.locations] == ["us-central1"]
+    assert [loc.location_id for loc in rest.locations] == ["c1"]
     assert rest.next_page_token == ""
 
 
