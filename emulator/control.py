@@ -14,7 +14,7 @@ from typing import Any
 from emulator import errors
 from emulator.clock import Clock
 from emulator.dispatch.dispatcher import Dispatcher, NotAdvanceable
-from emulator.store import Store
+from emulator.store import Store, limits
 from emulator.store.records import AttemptLog
 
 DEFAULT_ADVANCE_TIMEOUT = 60.0
@@ -44,9 +44,15 @@ class Control:
             raise errors.InvalidArgument("Give exactly one of: how far to advance, or to when.")
         if by is not None and by < timedelta(0):
             raise errors.InvalidArgument("The clock only moves forward: the step is negative.")
-        target = to if to is not None else clock.now() + (by or timedelta(0))
-        if target.tzinfo is None:
+        if to is not None and to.tzinfo is None:
             raise errors.InvalidArgument("The time to advance to needs a time zone.")
+        latest = limits.LATEST_CLOCK_TIME
+        try:
+            target = to if to is not None else clock.now() + (by or timedelta(0))
+        except OverflowError:
+            target = latest + timedelta(microseconds=1)
+        if target > latest:
+            raise errors.InvalidArgument(f"The clock cannot move past {latest.date().isoformat()}.")
         if to is not None and to < clock.now():
             raise errors.InvalidArgument(
                 f"The clock only moves forward: {to.isoformat()} is before its current time "
@@ -67,11 +73,20 @@ class Control:
             raise errors.DeadlineExceeded(str(error)) from None
 
     def attempts(self, queue: str | None = None, task: str | None = None) -> list[AttemptLog]:
+        """Attempts, oldest first, of a queue (a short id matches that id in every project
+        and location; a full name only that queue) and/or a task (id or full name)."""
         return [
             entry
             for entry in self.store.history
-            if (not queue or entry.queue == queue) and (not task or entry.task == task)
+            if _matches(queue, entry.queue, entry.queue_name)
+            and _matches(task, entry.task, entry.task_name)
         ]
+
+
+def _matches(wanted: str | None, short_id: str, full_name: str) -> bool:
+    if not wanted:
+        return True
+    return wanted == full_name if "/" in wanted else wanted == short_id
 
 
 def attempt_json(entry: AttemptLog) -> dict[str, Any]:
@@ -81,6 +96,8 @@ def attempt_json(entry: AttemptLog) -> dict[str, Any]:
         return value.isoformat().replace("+00:00", "Z") if value else None
 
     return {
+        "project": entry.project,
+        "location": entry.location,
         "queue": entry.queue,
         "task": entry.task,
         "attempt": entry.attempt,

@@ -51,10 +51,13 @@ class ApiError(Exception):
 
     code = Code.UNKNOWN
 
-    def __init__(self, message: str, *, help_link: HelpLink | None = None) -> None:
+    def __init__(
+        self, message: str, *, help_link: HelpLink | None = None, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.help_link = help_link
+        self.field = field  # the request field at fault, when one is
 
 
 class InvalidArgument(ApiError):

@@ -1,8 +1,15 @@
-"""The HTTP port: OIDC discovery, the /_emulator/ control endpoints (and later REST)."""
+"""The HTTP port: OIDC discovery, the /_emulator/ control endpoints, and the one error
+boundary every route behind it shares (REST, Firebase, gcloud's App Engine call).
+
+Whatever goes wrong, the answer is the Google JSON error envelope: an API error as it
+is, an unknown path as NOT_FOUND with a hint of where to go instead, and an emulator
+bug as INTERNAL (logged), never a plain-text page.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +21,8 @@ from emulator.api.status import to_json_envelope
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control, attempt_json
 from emulator.dispatch.tokens import JWKS_PATH, OPENID_CONFIGURATION_PATH, TokenMinter
 
+log = logging.getLogger("emulator.http")
+
 GRPC_TARGET = web.AppKey("grpc_target", str)
 MINTER = web.AppKey("minter", TokenMinter)
 CONTROL = web.AppKey("control", Control)
@@ -21,13 +30,66 @@ CONTROL = web.AppKey("control", Control)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+_HINTS = (
+    (
+        "/v2beta2/",
+        "The v2beta2 API (gcloud alpha tasks, pull queues) is not emulated: use `gcloud tasks` "
+        "(v2) or `gcloud beta tasks` (v2beta3).",
+    ),
+    (
+        "/projects/",
+        "Cloud Tasks REST paths start with /v2/ (or /v2beta3/). Without a version the "
+        "emulator takes only the Firebase task-queue calls: POST "
+        "/projects/P/locations/L/queues/Q/tasks and DELETE .../tasks/ID.",
+    ),
+    (
+        "/v1/",
+        "Of the App Engine Admin API only GET /v1/apps/PROJECT is answered (gcloud asks it "
+        "for a default location).",
+    ),
+)
+_SERVED = (
+    "The emulator serves /v2/ and /v2beta3/ (REST), the Firebase task-queue route "
+    "/projects/.../tasks, /_emulator/ (test control), /healthz and /.well-known/ (OIDC)."
+)
+
+
+def not_found(path: str) -> errors.NotFound:
+    hint = next((text for prefix, text in _HINTS if path.startswith(prefix)), _SERVED)
+    return errors.NotFound(f"The requested URL {path} was not found on this server. {hint}")
+
+
+def _from_http_exception(request: web.Request, error: web.HTTPException) -> errors.ApiError:
+    if isinstance(error, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(error.allowed_methods))
+        return errors.NotFound(
+            f"No {request.method} method for {request.path}; it takes {allowed}."
+        )
+    if isinstance(error, web.HTTPNotFound):
+        return not_found(request.path)
+    if isinstance(error, web.HTTPRequestEntityTooLarge):
+        return errors.InvalidArgument(f"The request body is too large: {error.text}")
+    return errors.InvalidArgument(f"{error.status} {error.reason}: {error.text}")
+
+
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The HTTP port's one error boundary: every failure becomes a JSON error envelope."""
     try:
         return await handler(request)
     except errors.ApiError as error:
-        status, body = to_json_envelope(error)
-        return web.json_response(body, status=status)
+        failure = error
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise  # redirects and the like are answers, not errors
+        failure = _from_http_exception(request, error)
+    except Exception:
+        log.exception("%s %s failed unexpectedly", request.method, request.path)
+        failure = errors.Internal(
+            f"{request.method} {request.path} failed inside the emulator; see its log."
+        )
+    status, body = to_json_envelope(failure)
+    return web.json_response(body, status=status)
 
 
 async def _index(request: web.Request) -> web.Response:
@@ -41,7 +103,7 @@ async def _index(request: web.Request) -> web.Response:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    return web.Response(text="ok\n")
+    return web.json_response({"status": "SERVING"})
 
 
 async def _openid_configuration(request: web.Request) -> web.Response:
@@ -86,7 +148,10 @@ async def _reset(request: web.Request) -> web.Response:
 
 async def _advance(request: web.Request) -> web.Response:
     body = await _body(request)
-    by = timedelta(seconds=_seconds(body, "seconds", 0)) if "seconds" in body else None
+    try:
+        by = timedelta(seconds=_seconds(body, "seconds", 0)) if "seconds" in body else None
+    except OverflowError:
+        raise errors.InvalidArgument('"seconds" is too large.') from None
     to = _time(body["to"]) if "to" in body else None
     timeout = _seconds(body, "timeout", DEFAULT_ADVANCE_TIMEOUT)
     now = await request.app[CONTROL].advance(by, to=to, timeout=timeout)

@@ -189,7 +189,40 @@ def test_iam_batch_cmek_locations_over_rest(rest: Client, harness) -> None:
         ),
         ("PUT", f"/v2/{PARENT}/queues", b"{}", 404, "NOT_FOUND", "takes GET, POST"),
         ("GET", "/v2/nowhere/at/all", b"", 404, "NOT_FOUND", "not found"),
-        ("GET", f"/v2/{PARENT}/queues?pageSize=many", b"", 400, "INVALID_ARGUMENT", "pageSize"),
+        ("GET", f"/v2/{PARENT}/queues?pageSize=many", b"", 400, "INVALID_ARGUMENT", "'page_size'"),
+        (
+            "POST",
+            f"/v2/{PARENT}/queues/q/tasks",
+            b'{"task": {"scheduleTime": ""}}',
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid value at 'task.schedule_time' (type.googleapis.com/google.protobuf.Timestamp):"
+            ' "" is not an RFC 3339 timestamp, e.g. "2030-01-01T00:00:00Z".',
+        ),
+        (
+            "POST",
+            f"/v2/{PARENT}/queues/q/tasks",
+            b'{"task": {"httpRequest": {"body": "not base64!"}}}',
+            400,
+            "INVALID_ARGUMENT",
+            "'task.http_request.body' (TYPE_BYTES)",
+        ),
+        (
+            "POST",
+            f"/v2/{PARENT}/queues/q/tasks",
+            b'{"task": {"dispatchDeadline": "30"}}',
+            400,
+            "INVALID_ARGUMENT",
+            '"30" is not a duration in seconds, e.g. "30s"',
+        ),
+        (
+            "PATCH",
+            f"/v2/{PARENT}/queues/q",
+            b'{"rateLimits": {"maxDispatchesPerSecond": "fast"}}',
+            400,
+            "INVALID_ARGUMENT",
+            "'queue.rate_limits.max_dispatches_per_second' (TYPE_DOUBLE)",
+        ),
         ("GET", f"/v2/{PARENT}/queues?colour=blue", b"", 400, "INVALID_ARGUMENT", "colour"),
         ("GET", f"/v2/{PARENT}/queues/q", b'{"x": 1}', 400, "INVALID_ARGUMENT", "no request body"),
         (
@@ -212,6 +245,39 @@ def test_malformed_rest_requests_get_json_errors(  # noqa: PLR0917  (parametrize
         {"details": error["details"]} if "details" in error else {}
     )
     assert fragment in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "hint"),
+    [
+        ("GET", f"/v2beta2/{PARENT}/queues", "v2beta2 API (gcloud alpha tasks"),
+        ("GET", f"/{PARENT}/queues", "Cloud Tasks REST paths start with /v2/"),
+        ("POST", f"/{PARENT}/queues/q:pause", "the Firebase task-queue calls"),
+        ("GET", "/v1/apps/p/services", "Of the App Engine Admin API only GET /v1/apps/PROJECT"),
+        ("GET", "/favicon.ico", "The emulator serves /v2/ and /v2beta3/"),
+        ("GET", "/_emulator/nothing", "The emulator serves /v2/ and /v2beta3/"),
+        ("GET", "/_emulator/reset", "No GET method for /_emulator/reset; it takes POST"),
+        ("DELETE", "/healthz", "No DELETE method for /healthz; it takes GET, HEAD"),
+    ],
+)
+def test_every_unknown_path_is_a_json_404_with_a_hint(
+    harness, method: str, path: str, hint: str
+) -> None:
+    response = requests.request(method, harness.server.http_url + path, timeout=10)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["status"] == "NOT_FOUND"
+    assert hint in error["message"]
+
+
+def test_healthz_and_the_index_answer_json(harness) -> None:
+    assert requests.get(harness.server.http_url + "/healthz", timeout=10).json() == {
+        "status": "SERVING"
+    }
+    assert requests.get(harness.server.http_url + "/", timeout=10).json()["service"] == (
+        "cloud-tasks-emulator"
+    )
 
 
 def test_rest_accepts_enum_names_and_numbers_and_answers_names(harness) -> None:

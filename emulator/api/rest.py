@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,9 +20,7 @@ from aiohttp import web
 from google.protobuf import json_format
 
 from emulator import errors
-from emulator.api.status import to_json_envelope
-
-log = logging.getLogger("emulator.rest")
+from emulator.api import rest_json
 
 # Query parameters that only steer the response encoding, which is always JSON here.
 _IGNORED_QUERY = {"$alt", "alt", "prettyPrint", "$prettyPrint", "fields", "key", "$fields"}
@@ -129,15 +126,10 @@ def _set_path(message: Any, path: str, value: str) -> None:
     setattr(message, leaf, value)
 
 
-def _parse_body(raw: bytes, message: Any) -> None:
+def _parse_body(raw: bytes, message: Any, path: str = "") -> None:
     if not raw.strip():
         return
-    try:
-        json_format.Parse(raw, message)
-    except json_format.ParseError as error:
-        raise errors.InvalidArgument(f"Invalid JSON payload received. {error}") from None
-    except (ValueError, UnicodeDecodeError) as error:  # e.g. bytes that are not UTF-8
-        raise errors.InvalidArgument(f"Invalid JSON payload received. {error}") from None
+    rest_json.parse(_json_object(raw), message, path)
 
 
 def _apply_query(request: Any, query: Any) -> None:
@@ -159,12 +151,10 @@ def _apply_query(request: Any, query: Any) -> None:
                 f"parameter. Field '{key}' could not be found in request message."
             )
         value: Any = texts if _repeated(descriptor) else texts[-1]
-        if descriptor.type in (descriptor.TYPE_INT32, descriptor.TYPE_INT64):
-            value = _int(key, value)
-        elif descriptor.type == descriptor.TYPE_ENUM and value.isdigit():
+        if descriptor.type == descriptor.TYPE_ENUM and value.isdigit():
             value = int(value)
         document[descriptor.json_name] = value
-    _parse_body(json.dumps(document).encode(), request)
+    rest_json.parse(document, request)
 
 
 def _repeated(descriptor: Any) -> bool:
@@ -176,20 +166,18 @@ def _repeated(descriptor: Any) -> bool:
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         document = json.loads(raw or b"{}")
+    except json.JSONDecodeError as error:
+        raise errors.InvalidArgument(
+            f"Invalid JSON payload received: the body is not JSON (line {error.lineno}, "
+            f"column {error.colno}: {error.msg})."
+        ) from None
     except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidArgument("Invalid JSON payload received.") from None
+        raise errors.InvalidArgument(
+            "Invalid JSON payload received: the body is not UTF-8 JSON."
+        ) from None
     if not isinstance(document, dict):
         raise errors.InvalidArgument("Invalid JSON payload received: expected an object.")
     return document
-
-
-def _int(name: str, text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise errors.InvalidArgument(
-            f"Invalid value at '{name}' (TYPE_INT32), \"{text}\""
-        ) from None
 
 
 class RestApi:
@@ -197,21 +185,7 @@ class RestApi:
         self.routes = routes
 
     async def handle(self, request: web.Request) -> web.Response:
-        try:
-            return await self._handle(request)
-        except errors.ApiError as error:
-            status, body = to_json_envelope(error)
-            return web.json_response(body, status=status)
-        except Exception:
-            log.exception("%s %s failed unexpectedly", request.method, request.path)
-            status, body = to_json_envelope(
-                errors.Internal(
-                    f"{request.method} {request.path} failed inside the emulator; see its log."
-                )
-            )
-            return web.json_response(body, status=status)
-
-    async def _handle(self, request: web.Request) -> web.Response:
+        """One REST call; errors are raised for the HTTP port's one error boundary."""
         path = request.path
         matches = [
             (route, values) for route in self.routes if (values := route.match(path)) is not None
@@ -232,7 +206,7 @@ class RestApi:
         elif route.body == "*":
             _parse_body(raw, message)
         elif route.body is not None:
-            _parse_body(raw, getattr(message, route.body))
+            _parse_body(raw, getattr(message, route.body), route.body)
         elif raw.strip() not in (b"", b"{}"):
             raise errors.InvalidArgument(f"{request.method} {path} takes no request body.")
         if not isinstance(message, dict):

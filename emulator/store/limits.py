@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 # Queue rate limits.
 DEFAULT_MAX_DISPATCHES_PER_SECOND = 500.0
@@ -47,6 +47,10 @@ DEFAULT_TASK_TOMBSTONE_TTL = timedelta(hours=1)
 DEFAULT_QUEUE_TOMBSTONE_TTL = timedelta(0)  # off: developers re-create queues all the time
 
 DEFAULT_LOCATION = "us-central1"
+
+# The virtual clock stops well short of the largest Timestamp (9999-12-31), so every time
+# derived from "now" (schedule limits, retention, TTLs) stays representable.
+LATEST_CLOCK_TIME = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def burst_size_for(rate: float) -> int:
