@@ -6,10 +6,7 @@ These tests use the package's own pytest fixtures (`cloud_tasks_*`), as a user w
 from __future__ import annotations
 
 import base64
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 import pytest
@@ -18,28 +15,12 @@ from google.protobuf import duration_pb2
 
 from emulator import Emulator, control_proto, errors
 
-
-class _Handler(BaseHTTPRequestHandler):
-    status = 200
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(type(self).status)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
+from support import Receiver
 
 
 @pytest.fixture
-def handler_url() -> Iterator[str]:
-    """A plain threaded HTTP handler answering 200 (so it needs no event loop)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/work"
-    server.shutdown()
-    server.server_close()
+def handler_url(receiver: Receiver) -> str:
+    return f"{receiver.url}/work"
 
 
 def _task(url: str, **fields: object) -> dict[str, object]:
@@ -68,6 +49,36 @@ def test_attempts_record_every_field(
     assert attempt.schedule_time <= attempt.dispatch_time <= attempt.response_time
     assert cloud_tasks_emulator.attempts(queue="other") == []
     assert cloud_tasks_emulator.attempts(queue=queue, task=task.name) == [attempt]
+    assert (attempt.project, attempt.location) == ("test-project", "us-central1")
+    assert attempt.queue_name == queue
+    assert attempt.task_name == task.name
+
+
+def test_attempts_tell_same_named_queues_of_two_projects_apart(
+    cloud_tasks_emulator: Emulator, cloud_tasks_client, handler_url
+) -> None:
+    names = []
+    for project in ("shop", "blog"):
+        parent = f"projects/{project}/locations/europe-west1"
+        queue = cloud_tasks_client.create_queue(
+            parent=parent, queue={"name": f"{parent}/queues/emails"}
+        )
+        cloud_tasks_client.create_task(parent=queue.name, task=_task(handler_url))
+        names.append(queue.name)
+    cloud_tasks_emulator.wait_until_idle()
+    assert {a.project for a in cloud_tasks_emulator.attempts(queue="emails")} == {"shop", "blog"}
+    (shop,) = cloud_tasks_emulator.attempts(queue=names[0])
+    assert (shop.project, shop.location, shop.queue) == ("shop", "europe-west1", "emails")
+    over_http = requests.get(
+        f"{cloud_tasks_emulator.http_url}/_emulator/attempts",
+        params={"queue": names[1]},
+        timeout=10,
+    ).json()["attempts"]
+    assert [(a["project"], a["location"]) for a in over_http] == [("blog", "europe-west1")]
+    task = over_http[0]["task"]
+    assert [a.project for a in cloud_tasks_emulator.attempts(task=f"{names[1]}/tasks/{task}")] == [
+        "blog"
+    ]
 
 
 def test_advance_fires_everything_due_in_order(
@@ -220,6 +231,8 @@ def test_http_control_endpoints(
     assert base64.b64decode(attempt["body"]) == b"payload"
     assert attempt["headers"]["X-CloudTasks-QueueName"] == "h"
     assert set(attempt) == {
+        "project",
+        "location",
         "queue",
         "task",
         "attempt",
@@ -249,6 +262,8 @@ def test_http_control_endpoints(
         ("advance", b'{"to": "2001-01-01T00:00:00Z"}', 400, "INVALID_ARGUMENT"),
         ("wait-until-idle", b'{"timeout": "soon"}', 400, "INVALID_ARGUMENT"),
         ("advance", b"[1]", 400, "INVALID_ARGUMENT"),
+        ("advance", b'{"to": "9999-12-31T00:00:00Z"}', 400, "INVALID_ARGUMENT"),
+        ("advance", b'{"seconds": 100000000000000000000}', 400, "INVALID_ARGUMENT"),
     ],
 )
 def test_http_control_errors_are_json(

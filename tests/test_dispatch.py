@@ -28,7 +28,7 @@ from emulator import errors
 from emulator.dispatch.request import epoch_seconds
 from emulator.store.names import QueueName
 
-from support import PARENT, queue_path
+from support import LOCATION, PARENT, PROJECT, queue_path
 
 Client = tasks_v2.CloudTasksClient
 Method = tasks_v2.HttpMethod
@@ -903,7 +903,11 @@ def test_one_log_line_per_attempt(client: Client, harness, target, caplog) -> No
     harness.wait_settled(2)
     lines = [r.getMessage() for r in caplog.records if r.name == "emulator.dispatch"]
     assert len(lines) == 2
-    assert lines[0].startswith("queue=logged task=t1 attempt=1 status=503 latency=")
+    assert lines[0].startswith(
+        f"project={PROJECT} location={LOCATION} queue=logged task=t1 attempt=1 status=503 latency="
+    )
     assert "next=" in lines[0]
-    assert lines[1].startswith("queue=logged task=t1 attempt=2 status=200 latency=")
+    assert lines[1].startswith(
+        f"project={PROJECT} location={LOCATION} queue=logged task=t1 attempt=2 status=200 latency="
+    )
     assert lines[1].endswith("deleted (succeeded)")

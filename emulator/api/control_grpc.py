@@ -41,6 +41,8 @@ def _seconds(message: Any, field: str, default: float) -> float:
 
 def _attempt(entry: AttemptLog) -> Any:
     message = control_proto.messages()["Attempt"](
+        project=entry.project,
+        location=entry.location,
         queue=entry.queue,
         task=entry.task,
         attempt=entry.attempt,

@@ -257,7 +257,9 @@ class Dispatcher:
         for listener in self.attempt_listeners:
             listener(log_entry)
         log.info(
-            "queue=%s task=%s attempt=%d %s latency=%.0fms %s",
+            "project=%s location=%s queue=%s task=%s attempt=%d %s latency=%.0fms %s",
+            task.name.queue_name.project,
+            task.name.queue_name.location,
             task.name.queue_name.queue,
             task.name.task,
             number,
@@ -282,8 +284,11 @@ class Dispatcher:
         except Exception as error:
             log.exception("cannot build the request of %s", task.name)
             outcome = Outcome(error=f"cannot build the request: {error}", error_code=Code.INTERNAL)
+        queue_name = task.name.queue_name
         log_entry = AttemptLog(
-            queue=task.name.queue_name.queue,
+            project=queue_name.project,
+            location=queue_name.location,
+            queue=queue_name.queue,
             task=task.name.task,
             attempt=number,
             method=outgoing.method if outgoing else "",

@@ -174,6 +174,8 @@ class Task:
 class AttemptLog:
     """One delivery attempt as the target saw it, kept for inspection (oldest first)."""
 
+    project: str
+    location: str
     queue: str  # short ids
     task: str
     attempt: int  # 1-based
@@ -186,3 +188,12 @@ class AttemptLog:
     status: int | None = None  # None: no HTTP response
     error: str | None = None
     response_time: datetime | None = None
+
+    @property
+    def queue_name(self) -> str:
+        """The full queue name, `projects/P/locations/L/queues/Q`."""
+        return f"projects/{self.project}/locations/{self.location}/queues/{self.queue}"
+
+    @property
+    def task_name(self) -> str:
+        return f"{self.queue_name}/tasks/{self.task}"
