@@ -23,6 +23,7 @@ log = logging.getLogger("emulator.http")
 
 _H2_PREFACE = b"PRI"
 _SNIFF_LIMIT = 64 * 1024  # a client that sends this much without deciding is not HTTP
+_SNIFF_TIMEOUT = 30.0  # seconds a new connection may take to send its first bytes
 
 
 class _Relay(asyncio.Protocol):
@@ -68,10 +69,12 @@ class _FirstBytes(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.relay: _Relay | None = None
+        self.timer: asyncio.TimerHandle
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.timer = asyncio.get_running_loop().call_later(_SNIFF_TIMEOUT, transport.close)
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
@@ -90,6 +93,7 @@ class _FirstBytes(asyncio.Protocol):
 
     def _become_http(self) -> None:
         assert self.transport is not None
+        self.timer.cancel()
         protocol = self.http()
         self.transport.set_protocol(protocol)
         protocol.connection_made(self.transport)
@@ -98,6 +102,7 @@ class _FirstBytes(asyncio.Protocol):
 
     def _relay_to_grpc(self) -> None:
         assert self.transport is not None
+        self.timer.cancel()
         self.transport.pause_reading()
         self.relay = _Relay(self.transport)
         task = asyncio.get_running_loop().create_task(self._connect())
@@ -129,6 +134,7 @@ class _FirstBytes(asyncio.Protocol):
         return False  # closed before it said anything useful
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.timer.cancel()
         self.buffer = b""
 
 
