@@ -72,6 +72,29 @@ class Control:
         except TimeoutError as error:
             raise errors.DeadlineExceeded(str(error)) from None
 
+    async def wait_for_attempts(
+        self,
+        count: int,
+        queue: str | None = None,
+        task: str | None = None,
+        timeout: float = DEFAULT_IDLE_TIMEOUT,
+    ) -> list[AttemptLog]:
+        """The settled attempts (answered, failed or timed out) of `queue`/`task`, oldest
+        first, once there are at least `count` of them."""
+        if count < 0:
+            raise errors.InvalidArgument(f"The count must not be negative, got {count}.")
+
+        def settled() -> list[AttemptLog]:
+            return [a for a in self.attempts(queue, task) if a.response_time is not None]
+
+        try:
+            await self.dispatcher.wait_for(
+                lambda: len(settled()) >= count, timeout, f"{count} settled attempt(s)"
+            )
+        except TimeoutError as error:
+            raise errors.DeadlineExceeded(f"{error} ({len(settled())} settled)") from None
+        return settled()
+
     def attempts(self, queue: str | None = None, task: str | None = None) -> list[AttemptLog]:
         """Attempts, oldest first, of a queue (a short id matches that id in every project
         and location; a full name only that queue) and/or a task (id or full name)."""

@@ -255,6 +255,39 @@ class Emulator:
     async def await_until_idle(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
         await self._arun(self.server.control.wait_until_idle(timeout))
 
+    def wait_for_attempts(
+        self,
+        count: int,
+        *,
+        queue: str | None = None,
+        task: str | None = None,
+        timeout: float = DEFAULT_IDLE_TIMEOUT,
+    ) -> list[Attempt]:
+        """Block until at least `count` attempts (of `queue`/`task`, as in `attempts()`)
+        have settled since the last reset: answered, failed to connect, or timed out. Returns
+        the settled ones, oldest first; raises DeadlineExceeded after `timeout` seconds."""
+        return self._run(
+            self._settled(count, queue, task, timeout), "await emu.await_attempts(...)"
+        )
+
+    async def await_attempts(
+        self,
+        count: int,
+        *,
+        queue: str | None = None,
+        task: str | None = None,
+        timeout: float = DEFAULT_IDLE_TIMEOUT,
+    ) -> list[Attempt]:
+        """`wait_for_attempts()` for async code, from any event loop."""
+        return await self._arun(self._settled(count, queue, task, timeout))
+
+    async def _settled(
+        self, count: int, queue: str | None, task: str | None, timeout: float
+    ) -> list[Attempt]:
+        return copy.deepcopy(
+            await self.server.control.wait_for_attempts(count, queue, task, timeout)
+        )
+
     def attempts(self, queue: str | None = None, task: str | None = None) -> list[Attempt]:
         """Every delivery attempt since the last reset, oldest first, optionally of one
         queue and/or task. A short queue id matches that id in every project and location,

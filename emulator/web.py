@@ -141,6 +141,19 @@ def _time(text: Any) -> datetime:
         raise errors.InvalidArgument(f'"to" is not an RFC 3339 time: {text!r}.') from None
 
 
+def _query_number(request: web.Request, key: str, default: float) -> float:
+    text = request.query.get(key)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value < 0 or (key == "min_count" and value != int(value)):
+        raise errors.InvalidArgument(f'"{key}" must be a non-negative number, got "{text}".')
+    return value
+
+
 async def _reset(request: web.Request) -> web.Response:
     request.app[CONTROL].reset()
     return web.json_response({})
@@ -166,7 +179,16 @@ async def _wait_until_idle(request: web.Request) -> web.Response:
 
 async def _attempts(request: web.Request) -> web.Response:
     control = request.app[CONTROL]
-    entries = control.attempts(request.query.get("queue"), request.query.get("task"))
+    queue, task = request.query.get("queue"), request.query.get("task")
+    unknown = sorted(set(request.query) - {"queue", "task", "min_count", "timeout"})
+    if unknown:
+        raise errors.InvalidArgument(f"Unknown query parameters: {', '.join(unknown)}.")
+    if "min_count" in request.query:
+        count = _query_number(request, "min_count", 0)
+        timeout = _query_number(request, "timeout", DEFAULT_IDLE_TIMEOUT)
+        entries = await control.wait_for_attempts(int(count), queue, task, timeout)
+    else:
+        entries = control.attempts(queue, task)
     return web.json_response({"attempts": [attempt_json(e) for e in entries]})
 
 

@@ -83,8 +83,13 @@ def handler(control: Control) -> grpc.GenericRpcHandler:  # type: ignore[type-ar
         await control.wait_until_idle(_seconds(request, "timeout", DEFAULT_IDLE_TIMEOUT))
         return message("WaitUntilIdleResponse")
 
-    def list_attempts(request: Any) -> Any:
-        entries = control.attempts(request.queue or None, request.task or None)
+    async def list_attempts(request: Any) -> Any:
+        queue, task = request.queue or None, request.task or None
+        if request.min_count:
+            timeout = _seconds(request, "timeout", DEFAULT_IDLE_TIMEOUT)
+            entries = await control.wait_for_attempts(request.min_count, queue, task, timeout)
+        else:
+            entries = control.attempts(queue, task)
         return message("ListAttemptsResponse", attempts=[_attempt(e) for e in entries])
 
     methods: dict[str, tuple[str, Callable[[Any], Any]]] = {

@@ -139,7 +139,7 @@ class Dispatcher:
                 reasons.append(f"queue {name.queue} has due tasks waiting for its rate limit")
         return reasons
 
-    async def _wait_for(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+    async def wait_for(self, done: Callable[[], bool], timeout: float, what: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not done():
@@ -156,7 +156,7 @@ class Dispatcher:
 
     async def wait_until_idle(self, timeout: float = 30) -> None:
         """Until no task is due now and no attempt is in flight (future tasks don't count)."""
-        await self._wait_for(lambda: not self.busy_reasons(), timeout, "idle")
+        await self.wait_for(lambda: not self.busy_reasons(), timeout, "idle")
 
     async def advance_to(self, target: datetime, timeout: float = 60) -> None:
         """Move a virtual clock to `target`, stopping at every due time (and token refill)
@@ -171,7 +171,7 @@ class Dispatcher:
             return not self.busy_reasons(count_rate_limited=False)
 
         while True:
-            await self._wait_for(quiet, deadline - loop.time(), "advance")
+            await self.wait_for(quiet, deadline - loop.time(), "advance")
             upcoming = [s.next_at for s in self.schedulers.values() if s.next_at is not None]
             step = min(upcoming, default=None)
             if step is None or step > target:
