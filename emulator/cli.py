@@ -75,6 +75,13 @@ def _base_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _seconds(text: str) -> float:
+    value = parse_duration(text).total_seconds()
+    if value > 3600:
+        raise ValueError(f"at most an hour: {text}")
+    return value
+
+
 def _clock(text: str) -> str:
     if text not in ("real", "virtual"):
         raise ValueError(f"not a clock: {text} (real or virtual)")
@@ -156,6 +163,13 @@ OPTIONS = [
         _clock,
         "real, or virtual: real time that /_emulator/advance can move forward",
         "KIND",
+    ),
+    Option(
+        "--advance-grace",
+        _seconds,
+        "real seconds /_emulator/advance lets an attempt in flight be answered before the "
+        "virtual clock may pass its deadline",
+        "SECONDS",
     ),
     Option("--oidc-issuer", str, "`iss` claim of OIDC tokens (empty: the HTTP URL)", "URL"),
     Option(

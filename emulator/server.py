@@ -61,6 +61,7 @@ class EmulatorServer:
             minter=self.minter,
             app_engine_url=self.settings.app_engine_host,
         )
+        self.dispatcher.advance_grace = self.settings.advance_grace
         self.tasks.run_task_hook = self.dispatcher.run_now
         self.control = Control(self.store, self.dispatcher, self.clock, self.reset)
         self._grpc: grpc.aio.Server | None = None

@@ -78,6 +78,9 @@ class Settings:
     oidc_issuer: str = ""  # empty: the emulator's own HTTP URL
     oidc_key_file: str = ""  # PEM RSA private key; empty: a key made at start
     clock: str = "real"  # "virtual": real time that can also jump forward (advance)
+    # Real seconds advance() lets an attempt in flight be answered before the clock may
+    # pass its deadline (a handler silent for longer is taken to hang).
+    advance_grace: float = 0.2
     default_project: str = "local-project"  # for queue ids in --config / --queue
     config: str = ""  # a YAML file of queues (ours or App Engine's queue.yaml)
     queues: list[str] = field(default_factory=list)  # --queue NAME[:key=value,...]

@@ -6,6 +6,7 @@ These tests use the package's own pytest fixtures (`cloud_tasks_*`), as a user w
 from __future__ import annotations
 
 import base64
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -337,3 +338,62 @@ def test_grpc_control_on_a_real_clock_is_failed_precondition() -> None:
             advance(messages["AdvanceRequest"](by=duration_pb2.Duration(seconds=5)))
         assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         channel.close()
+
+
+# -- advance past a handler that never answers ---------------------------------------------
+
+
+def _hanging_task(emulator: Emulator, receiver: Receiver) -> str:
+    receiver.hold()  # accepts each request and never answers (until released)
+    client = emulator.client()
+    queue = client.create_queue(
+        parent=emulator.parent, queue={"name": emulator.queue_name("hangs")}
+    )
+    task = client.create_task(
+        parent=queue.name,
+        task={
+            "http_request": {"url": f"{receiver.url}/hang"},
+            "dispatch_deadline": duration_pb2.Duration(seconds=15),
+        },
+    )
+    receiver.wait_for(1)
+    return str(task.name)
+
+
+def _check_timed_out_on_the_virtual_clock(emulator: Emulator, name: str) -> None:
+    attempts = emulator.attempts(task=name)
+    settled = [a for a in attempts if a.response_time is not None]
+    assert len(settled) >= 5  # 5 min of 15 s deadlines and the default backoff
+    for earlier, later in itertools.pairwise(settled):
+        assert later.error is not None
+        assert "no response within 15s" in earlier.error
+        # each timed out 15 s after its dispatch, virtual time; the retry followed its backoff
+        assert earlier.response_time - earlier.dispatch_time == timedelta(seconds=15)
+        assert later.dispatch_time >= earlier.response_time
+    task = emulator.client().get_task(name=name)
+    assert task.dispatch_count == len(attempts)
+    assert task.response_count == 0
+    assert task.last_attempt.response_status.code in (0, errors.Code.DEADLINE_EXCEEDED)
+
+
+def test_advance_times_out_an_attempt_whose_handler_never_answers(receiver: Receiver) -> None:
+    with Emulator() as emulator:
+        name = _hanging_task(emulator, receiver)
+        start = emulator.now
+        now = emulator.advance(timedelta(minutes=5), timeout=3)
+        assert now - start >= timedelta(minutes=5)
+        _check_timed_out_on_the_virtual_clock(emulator, name)
+        receiver.release()
+
+
+def test_http_advance_times_out_a_hanging_attempt_too(receiver: Receiver) -> None:
+    with Emulator() as emulator:
+        name = _hanging_task(emulator, receiver)
+        response = requests.post(
+            f"{emulator.http_url}/_emulator/advance",
+            json={"seconds": 300, "timeout": 3},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        _check_timed_out_on_the_virtual_clock(emulator, name)
+        receiver.release()

@@ -37,6 +37,11 @@ from emulator.store.records import (
 log = logging.getLogger("emulator.dispatch")
 
 
+# Real seconds an attempt in flight holds a virtual clock's advance() before the clock may
+# pass its deadline (a handler that has not answered by then is taken to hang).
+DEFAULT_ADVANCE_GRACE = 0.2
+
+
 class NotAdvanceable(Exception):
     """The emulator runs on the real clock, which cannot be moved."""
 
@@ -66,6 +71,9 @@ class Dispatcher:
         self.in_flight: Counter[int] = Counter()  # attempts under way, by id(task)
         self.pushes = itertools.count()
         self._attempts: set[asyncio.Task[None]] = set()
+        # Real start time and clock deadline of each attempt in flight, for advance().
+        self._deadlines: dict[asyncio.Task[None], tuple[float, datetime]] = {}
+        self.advance_grace = DEFAULT_ADVANCE_GRACE
         self._closing: set[asyncio.Task[None]] = set()
         self._running = False
         self._jumped = asyncio.Event()
@@ -127,17 +135,34 @@ class Dispatcher:
         """Something finished: a scheduler pass or an attempt. Idle waiters look again."""
         self._activity.set()
 
-    def busy_reasons(self, *, count_rate_limited: bool = True) -> list[str]:
-        """Why the dispatcher is not idle; empty when no task is due and none in flight."""
+    def busy_reasons(self, *, advancing: bool = False) -> list[str]:
+        """Why the dispatcher is not idle; empty when no task is due and none in flight.
+
+        While advancing, due tasks held back by a rate limit wait for a time the clock steps
+        to, and so do attempts in flight longer than the grace (their deadline)."""
         reasons = []
-        if self._attempts:
-            reasons.append(f"{len(self._attempts)} attempt(s) in flight")
+        young = self._young_attempts() if advancing else len(self._attempts)
+        if young:
+            reasons.append(f"{young} attempt(s) in flight")
         for name, scheduler in self.schedulers.items():
             if scheduler.wake.is_set():
                 reasons.append(f"queue {name.queue} has changes to look at")
-            elif count_rate_limited and scheduler.rate_limited:
+            elif not advancing and scheduler.rate_limited:
                 reasons.append(f"queue {name.queue} has due tasks waiting for its rate limit")
         return reasons
+
+    def _young_attempts(self) -> int:
+        """Attempts in flight for less than the grace (real time), or past their deadline
+        and being timed out: both settle without the clock moving."""
+        cutoff = asyncio.get_running_loop().time() - self.advance_grace
+        now = self.clock.now()
+        return sum(
+            1 for started, until in self._deadlines.values() if started > cutoff or until <= now
+        )
+
+    def _next_grace_end(self) -> float | None:
+        ends = [started + self.advance_grace for started, _ in self._deadlines.values()]
+        return min(ends, default=None)
 
     async def wait_for(self, done: Callable[[], bool], timeout: float, what: str) -> None:
         loop = asyncio.get_running_loop()
@@ -147,6 +172,9 @@ class Dispatcher:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"{what} not reached within {timeout:g}s: {self._busy_text()}")
+            grace_end = self._next_grace_end()
+            if grace_end is not None and grace_end > loop.time():
+                remaining = min(remaining, grace_end - loop.time() + 0.001)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(remaining):
                     await self._activity.wait()
@@ -168,18 +196,21 @@ class Dispatcher:
         deadline = loop.time() + timeout
 
         def quiet() -> bool:
-            return not self.busy_reasons(count_rate_limited=False)
+            return not self.busy_reasons(advancing=True)
 
         while True:
             await self.wait_for(quiet, deadline - loop.time(), "advance")
             upcoming = [s.next_at for s in self.schedulers.values() if s.next_at is not None]
+            now = clock.now()
+            # Deadlines already passed are being timed out; those ahead are steps.
+            upcoming += [until for _, until in self._deadlines.values() if until > now]
             step = min(upcoming, default=None)
             if step is None or step > target:
-                if target > clock.now():
-                    clock.set(target)
-                    continue
-                return
-            clock.set(max(step, clock.now()))
+                if target <= now:
+                    return
+                step = target
+            clock.set(max(step, now))
+            await asyncio.sleep(0)  # let what the jump woke run before looking again
 
     def queue_stats(self, name: QueueName) -> dict[str, Any]:
         """v2beta3 QueueStats, as proto3 JSON."""
@@ -223,10 +254,13 @@ class Dispatcher:
             scheduler.in_flight += 1
         attempt = asyncio.create_task(self._attempt(task, queue, number, forced_at))
         self._attempts.add(attempt)
+        loop_now = asyncio.get_running_loop().time()
+        self._deadlines[attempt] = (loop_now, now + task.dispatch_deadline)
         attempt.add_done_callback(self._attempt_done)
 
     def _attempt_done(self, attempt: asyncio.Task[None]) -> None:
         self._attempts.discard(attempt)
+        self._deadlines.pop(attempt, None)
         self.activity()
 
     async def _attempt(
@@ -246,7 +280,7 @@ class Dispatcher:
             if scheduler is not None:
                 scheduler.in_flight -= 1
                 scheduler.wake.set()
-        now = self.clock.now()
+        now = outcome.at or self.clock.now()
         log_entry.status, log_entry.error, log_entry.response_time = (
             outcome.status,
             outcome.error,
@@ -330,7 +364,9 @@ class Dispatcher:
                         await send
                     seconds = outgoing.timeout.total_seconds()
                     return Outcome(
-                        error=f"no response within {seconds:g}s", error_code=Code.DEADLINE_EXCEEDED
+                        error=f"no response within {seconds:g}s",
+                        error_code=Code.DEADLINE_EXCEEDED,
+                        at=deadline,  # it failed at its deadline, however late we noticed
                     )
                 waiter = asyncio.ensure_future(self._jumped.wait())
                 try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import aiohttp
 from multidict import CIMultiDict
@@ -45,6 +46,7 @@ class Outcome:
     retry_after: str | None = None
     error: str | None = None  # why there was no response
     error_code: Code = Code.OK
+    at: datetime | None = None  # when it ended, if not when it was reported (a deadline)
 
     @property
     def succeeded(self) -> bool:
