@@ -11,14 +11,19 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from emulator.embedded import Attempt, Emulator
+    from emulator.embedded import Emulator
+    from emulator.store.records import Attempt
 
 __all__ = ["Attempt", "Emulator", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Attempt", "Emulator"):
-        from emulator import embedded
+    if name == "Emulator":
+        from emulator.embedded import Emulator
 
-        return getattr(embedded, name)
+        return Emulator
+    if name == "Attempt":
+        from emulator.store.records import Attempt
+
+        return Attempt
     raise AttributeError(f"module 'emulator' has no attribute {name!r}")

@@ -20,8 +20,8 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from emulator import __version__, config
-from emulator.config import StartupQueue
+from emulator import __version__
+from emulator import startup_queues as queue_files
 from emulator.errors import StartupError
 from emulator.server import EmulatorServer
 from emulator.settings import (
@@ -33,6 +33,7 @@ from emulator.settings import (
     parse_duration,
     split_host_port,
 )
+from emulator.startup_queues import StartupQueue
 
 log = logging.getLogger("emulator")
 
@@ -358,8 +359,8 @@ def env_init(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> s
 def startup_queues(settings: Settings) -> list[StartupQueue]:
     """The queues of --config and --queue (StartupError names the file, line and field)."""
     names = {"project": settings.default_project, "location": settings.default_location}
-    queues = config.load_file(settings.config, **names) if settings.config else []
-    queues += config.parse_flags(settings.queues, source=f"--queue/{QUEUES_ENV}", **names)
+    queues = queue_files.load_file(settings.config, **names) if settings.config else []
+    queues += queue_files.parse_flags(settings.queues, source=f"--queue/{QUEUES_ENV}", **names)
     seen: set[str] = set()
     for item in queues:
         name = str(item.queue.name)

@@ -2,34 +2,106 @@
 
 One implementation on the server's loop, reached three ways: `emulator.Emulator` in
 Python, HTTP under /_emulator/, and the EmulatorControl gRPC service (protos/).
+
+Advancing steps a virtual clock through every time something is due on the way: a task's
+schedule time, a queue's next token, an attempt's deadline (all of them timers on the
+clock). Before each step it waits until nothing can happen without the clock moving.
+An attempt in flight holds the clock for `advance_grace` real seconds; a handler that
+has not answered by then is taken to hang, and the clock may pass its deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from emulator import errors
-from emulator.clock import Clock
-from emulator.dispatch.dispatcher import Dispatcher, NotAdvanceable
+from emulator.clock import Clock, VirtualClock, real_seconds, rfc3339, yield_to_loop
+from emulator.dispatch.dispatcher import Dispatcher
 from emulator.store import Store, limits
-from emulator.store.records import AttemptLog
+from emulator.store.records import Attempt
 
 DEFAULT_ADVANCE_TIMEOUT = 60.0
 DEFAULT_IDLE_TIMEOUT = 30.0
+DEFAULT_ADVANCE_GRACE = 0.2
 
 
 class Control:
     def __init__(
-        self, store: Store, dispatcher: Dispatcher, clock: Clock, reset: Callable[[], None]
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        reset: Callable[[], None],
+        *,
+        advance_grace: float = DEFAULT_ADVANCE_GRACE,
     ) -> None:
         self.store, self.dispatcher, self.clock = store, dispatcher, clock
         self._reset = reset
+        self.advance_grace = advance_grace
 
     def reset(self) -> None:
         self._reset()
+
+    # -- what is still busy ----------------------------------------------------------------
+
+    def busy(self, *, advancing: bool = False) -> list[str]:
+        """Why the emulator is not idle; empty when nothing is due now and nothing is in
+        flight. While advancing, what waits for a time the clock will step to does not
+        count: tasks held by a rate limit, attempts past the grace before their deadline.
+        """
+        dispatcher, now = self.dispatcher, self.clock.now()
+        reasons = dispatcher.pending()
+        grace_start = real_seconds() - self.advance_grace
+        busy = [
+            entry
+            for entry in dispatcher.in_flight.values()
+            if not advancing or entry.started > grace_start or entry.deadline <= now
+        ]
+        if busy:
+            reasons.append(f"{len(busy)} attempt(s) in flight")
+        if advancing:
+            due = self.clock.next_timer()
+            if due is not None and due <= now:
+                reasons.append("timers due")
+        else:
+            reasons += [
+                f"queue {name.queue} has due tasks waiting for its rate limit"
+                for name in sorted(dispatcher.rate_limited)
+            ]
+        return reasons
+
+    async def _wait_for(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+        """Until `done()`, looking again after every dispatcher pass and attempt, and when
+        an attempt's grace ends; TimeoutError naming what is busy after `timeout`."""
+        end = real_seconds() + timeout
+        changed = self.dispatcher.changed
+        while not done():
+            changed.clear()
+            remaining = end - real_seconds()
+            if remaining <= 0:
+                busy = "; ".join(self.busy()) or "idle"
+                raise TimeoutError(f"{what} not reached within {timeout:g}s: {busy}")
+            graces = [e.started + self.advance_grace for e in self.dispatcher.in_flight.values()]
+            grace_end = min((g for g in graces if g > real_seconds()), default=None)
+            if grace_end is not None:
+                remaining = min(remaining, grace_end - real_seconds() + 0.001)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await changed.wait()
+
+    async def wait_until_idle(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
+        """Until no task is due now and no attempt is in flight (future tasks don't count)."""
+        try:
+            await self._wait_for(lambda: not self.busy(), timeout, "idle")
+        except TimeoutError as error:
+            raise errors.DeadlineExceeded(str(error)) from None
+
+    # -- advance -----------------------------------------------------------------------------
 
     async def advance(
         self,
@@ -40,37 +112,49 @@ class Control:
     ) -> datetime:
         """Jump the clock by `by` or to `to`; returns once everything due has fired."""
         clock = self.clock
+        if not isinstance(clock, VirtualClock):
+            raise errors.NotAdvanceable()
+        target = self._target(clock, by, to)
+        end = real_seconds() + timeout
+        try:
+            while True:
+                await self._wait_for(
+                    lambda: not self.busy(advancing=True), end - real_seconds(), "advance"
+                )
+                now = clock.now()
+                step = clock.next_timer()
+                if step is None or step > target:
+                    if target <= now:
+                        return clock.now()
+                    step = target
+                clock.set(max(step, now))
+                await yield_to_loop()  # let what the jump woke run before looking again
+        except TimeoutError as error:
+            raise errors.DeadlineExceeded(str(error)) from None
+
+    @staticmethod
+    def _target(clock: Clock, by: timedelta | None, to: datetime | None) -> datetime:
         if (by is None) == (to is None):
             raise errors.InvalidArgument("Give exactly one of: how far to advance, or to when.")
         if by is not None and by < timedelta(0):
             raise errors.InvalidArgument("The clock only moves forward: the step is negative.")
         if to is not None and to.tzinfo is None:
             raise errors.InvalidArgument("The time to advance to needs a time zone.")
-        latest = limits.LATEST_CLOCK_TIME
+        now, latest = clock.now(), limits.LATEST_CLOCK_TIME
+        if to is not None and to < now:
+            raise errors.InvalidArgument(
+                f"The clock only moves forward: {rfc3339(to)} is before its current time "
+                f"{rfc3339(now)}."
+            )
         try:
-            target = to if to is not None else clock.now() + (by or timedelta(0))
+            target = to if to is not None else now + (by or timedelta(0))
         except OverflowError:
             target = latest + timedelta(microseconds=1)
         if target > latest:
             raise errors.InvalidArgument(f"The clock cannot move past {latest.date().isoformat()}.")
-        if to is not None and to < clock.now():
-            raise errors.InvalidArgument(
-                f"The clock only moves forward: {to.isoformat()} is before its current time "
-                f"{clock.now().isoformat()}."
-            )
-        try:
-            await self.dispatcher.advance_to(target, timeout=timeout)
-        except NotAdvanceable as error:
-            raise errors.FailedPrecondition(str(error)) from None
-        except TimeoutError as error:
-            raise errors.DeadlineExceeded(str(error)) from None
-        return clock.now()
+        return target
 
-    async def wait_until_idle(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
-        try:
-            await self.dispatcher.wait_until_idle(timeout)
-        except TimeoutError as error:
-            raise errors.DeadlineExceeded(str(error)) from None
+    # -- attempts ----------------------------------------------------------------------------
 
     async def wait_for_attempts(
         self,
@@ -78,29 +162,29 @@ class Control:
         queue: str | None = None,
         task: str | None = None,
         timeout: float = DEFAULT_IDLE_TIMEOUT,
-    ) -> list[AttemptLog]:
+    ) -> list[Attempt]:
         """The settled attempts (answered, failed or timed out) of `queue`/`task`, oldest
         first, once there are at least `count` of them."""
         if count < 0:
             raise errors.InvalidArgument(f"The count must not be negative, got {count}.")
 
-        def settled() -> list[AttemptLog]:
+        def settled() -> list[Attempt]:
             return [a for a in self.attempts(queue, task) if a.response_time is not None]
 
         try:
-            await self.dispatcher.wait_for(
+            await self._wait_for(
                 lambda: len(settled()) >= count, timeout, f"{count} settled attempt(s)"
             )
         except TimeoutError as error:
             raise errors.DeadlineExceeded(f"{error} ({len(settled())} settled)") from None
         return settled()
 
-    def attempts(self, queue: str | None = None, task: str | None = None) -> list[AttemptLog]:
+    def attempts(self, queue: str | None = None, task: str | None = None) -> list[Attempt]:
         """Attempts, oldest first, of a queue (a short id matches that id in every project
         and location; a full name only that queue) and/or a task (id or full name)."""
         return [
             entry
-            for entry in self.store.history
+            for entry in self.store.attempts.all()
             if _matches(queue, entry.queue, entry.queue_name)
             and _matches(task, entry.task, entry.task_name)
         ]
@@ -112,11 +196,11 @@ def _matches(wanted: str | None, short_id: str, full_name: str) -> bool:
     return wanted == full_name if "/" in wanted else wanted == short_id
 
 
-def attempt_json(entry: AttemptLog) -> dict[str, Any]:
+def attempt_json(entry: Attempt) -> dict[str, Any]:
     """An attempt as JSON: the same fields, the body in base64, times in RFC 3339."""
 
     def when(value: datetime | None) -> str | None:
-        return value.isoformat().replace("+00:00", "Z") if value else None
+        return rfc3339(value) if value else None
 
     return {
         "project": entry.project,

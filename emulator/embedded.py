@@ -35,17 +35,16 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import (
 )
 
 from emulator.api import convert
-from emulator.config import StartupQueue
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
+from emulator.startup_queues import StartupQueue
 from emulator.store import validation
 from emulator.store.names import QueueName
-from emulator.store.records import AttemptLog, Queue
+from emulator.store.records import Attempt, Queue
 
 T = TypeVar("T")
 
-Attempt = AttemptLog  # the public name: one delivery attempt
 QueueSpec = str | Mapping[str, Any]  # a queue id / full name, or a Queue as a dict
 
 

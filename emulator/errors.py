@@ -1,11 +1,24 @@
-"""The emulator's error tree: what went wrong, in the terms of the Cloud Tasks API.
+"""The emulator's error tree: one root, every leaf documented with when it is raised.
 
-Store and service code raise these; `emulator.api.status` turns them into a gRPC status
-or a Google JSON error envelope. Every user mistake must end up as one of these, never
-as an unexpected exception (which the API layer reports as INTERNAL).
+    EmulatorError
+    ├── StartupError           the emulator cannot start as configured
+    │   └── ConfigError        a start-up queue file or --queue flag is wrong (file:line: field)
+    └── ApiError               a caller's request fails; answered as a gRPC status or the
+        │                      Google JSON error envelope (`emulator.api.status`)
+        ├── InvalidArgument    a malformed name, a value out of range, a bad JSON field
+        ├── NotFound           a queue, task, operation or path that does not exist
+        ├── AlreadyExists      a queue or task name in use (or a task name reserved)
+        ├── FailedPrecondition the request does not fit the state: a tombstoned queue name,
+        │   │                  BufferTask without queue routing
+        │   └── NotAdvanceable advance() on an emulator running on the real clock
+        ├── Aborted            SetIamPolicy with a stale etag
+        ├── DeadlineExceeded   advance() or a wait did not finish within its timeout
+        └── Internal           only for the emulator's own bugs, never a caller's mistake
 
-The messages of the errors the real service is known to return are kept here verbatim
-(reference §2.2), so a test that matches production messages matches ours too.
+Store and service code raise these. Every user mistake must end up as one of them,
+never as an unexpected exception (which the transport boundaries report as INTERNAL and
+log). The messages of the errors the real service is known to return are kept here
+verbatim, so a test that matches production messages matches ours too.
 """
 
 from __future__ import annotations
@@ -42,12 +55,25 @@ class HelpLink:
     url: str
 
 
-class StartupError(Exception):
-    """The emulator cannot start as configured (port taken, unreadable key file...)."""
+class EmulatorError(Exception):
+    """The root of every error the emulator raises on purpose."""
 
 
-class ApiError(Exception):
-    """An error the API reports to the caller."""
+class StartupError(EmulatorError):
+    """The emulator cannot start as configured: a port taken, an unreadable key file."""
+
+
+class ConfigError(StartupError):
+    """A start-up queue (file or --queue flag) is wrong; says where and which field."""
+
+    def __init__(self, source: str, line: int | None, field: str, problem: str) -> None:
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {field}: {problem}")
+        self.source, self.line, self.field = source, line, field
+
+
+class ApiError(EmulatorError):
+    """An error the API reports to the caller, with its canonical code."""
 
     code = Code.UNKNOWN
 
@@ -61,30 +87,50 @@ class ApiError(Exception):
 
 
 class InvalidArgument(ApiError):
+    """A malformed name or request, a value out of range; `field` names it when known."""
+
     code = Code.INVALID_ARGUMENT
 
 
 class NotFound(ApiError):
+    """A queue, task, operation or HTTP path that does not exist (or no longer does)."""
+
     code = Code.NOT_FOUND
 
 
 class AlreadyExists(ApiError):
+    """CreateQueue or CreateTask with a name in use, or a task name still reserved."""
+
     code = Code.ALREADY_EXISTS
 
 
 class FailedPrecondition(ApiError):
+    """The request does not fit the state: a queue name deleted too recently, BufferTask
+    on a queue without routing."""
+
     code = Code.FAILED_PRECONDITION
 
 
+class NotAdvanceable(FailedPrecondition):
+    """advance() on an emulator that runs on the real clock."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The emulator runs on the real clock, which cannot be advanced; start it with "
+            "--clock virtual (the pytest plugin does)."
+        )
+
+
 class Aborted(ApiError):
+    """SetIamPolicy with an etag that is no longer the policy's."""
+
     code = Code.ABORTED
 
 
-class Unimplemented(ApiError):
-    code = Code.UNIMPLEMENTED
-
-
 class DeadlineExceeded(ApiError):
+    """advance(), wait_until_idle() or wait_for_attempts() did not finish in time; the
+    message says what was still busy."""
+
     code = Code.DEADLINE_EXCEEDED
 
 
@@ -94,7 +140,7 @@ class Internal(ApiError):
     code = Code.INTERNAL
 
 
-# Messages the real service returns (reference §2.2).
+# Messages the real service returns (recorded from production; see the README).
 QUEUE_NOT_FOUND = (
     "Queue does not exist. If you just created the queue, wait at least a minute for the "
     "queue to initialize."

@@ -19,12 +19,14 @@ from emulator.api.locations import LocationsService
 from emulator.api.service import CloudTasksService
 from emulator.api.v2beta3 import V2beta3
 from emulator.clock import Clock, RealClock, VirtualClock
-from emulator.config import StartupQueue
 from emulator.control import Control
+from emulator.dispatch.attempt import Delivery
+from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.dispatcher import Dispatcher
-from emulator.dispatch.tokens import TokenMinter
+from emulator.dispatch.sender import Sender
 from emulator.errors import StartupError
 from emulator.settings import Settings, bracketed, connect_host
+from emulator.startup_queues import StartupQueue
 from emulator.store import Store
 from emulator.store.records import Queue, QueueState
 from emulator.web import make_app
@@ -52,18 +54,23 @@ class EmulatorServer:
             self.clock,
             task_tombstone_ttl=self.settings.task_tombstone_ttl,
             queue_tombstone_ttl=self.settings.queue_tombstone_ttl,
+            attempt_history=self.settings.attempt_history,
         )
         self.tasks = CloudTasksService(self.store)
-        self.minter = TokenMinter(issuer="", private_key_pem=_read_key(self.settings.oidc_key_file))
-        self.dispatcher = Dispatcher(
-            self.store,
-            self.clock,
-            minter=self.minter,
-            app_engine_url=self.settings.app_engine_host,
+        self.authorizer = Authorizer(
+            issuer="", private_key_pem=_read_key(self.settings.oidc_key_file)
         )
-        self.dispatcher.advance_grace = self.settings.advance_grace
-        self.tasks.run_task_hook = self.dispatcher.run_now
-        self.control = Control(self.store, self.dispatcher, self.clock, self.reset)
+        delivery = Delivery(
+            self.store, self.clock, Sender(), self.authorizer, self.settings.app_engine_host
+        )
+        self.dispatcher = Dispatcher(self.store, self.clock, delivery)
+        self.control = Control(
+            self.store,
+            self.dispatcher,
+            self.clock,
+            self.reset,
+            advance_grace=self.settings.advance_grace,
+        )
         self._grpc: grpc.aio.Server | None = None
         self._web: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
@@ -81,7 +88,7 @@ class EmulatorServer:
     async def start(self) -> None:
         if self.settings.oidc_key_file:
             try:
-                self.minter.check_key()
+                self.authorizer.check_key()
             except ValueError as error:
                 raise StartupError(
                     f"{self.settings.oidc_key_file} is not a PEM RSA private key: {error}"
@@ -90,7 +97,7 @@ class EmulatorServer:
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         batch = BatchService(self.tasks)
         v2 = grpc_server.cloud_tasks_methods(self.tasks, IamService(self.store), batch)
-        v2beta3 = V2beta3(v2, self.store, self.dispatcher.queue_stats).methods(v2)
+        v2beta3 = V2beta3(v2, self.store, self.dispatcher.in_flight_count).methods(v2)
         mixins = grpc_server.mixin_methods(
             batch, LocationsService(self.store, self.settings.default_location)
         )
@@ -113,7 +120,7 @@ class EmulatorServer:
         await grpc_server.mark_serving(health)
         self._grpc = server
 
-        app = make_app(self.grpc_target, self.minter, self.control)
+        app = make_app(self.grpc_target, self.authorizer, self.control)
         common = {rpc: entry for table in mixins.values() for rpc, entry in table.items()}
         buffer = {"BufferTask": (rest.BufferTaskRequest, self.tasks.buffer_task)}
         for version, table in (("v2", v2), ("v2beta3", v2beta3)):
@@ -135,7 +142,7 @@ class EmulatorServer:
                 f"cannot listen for HTTP on port {self.settings.http_port}: {error}"
             ) from None
         self.http_port = self._listener.sockets[0].getsockname()[1]
-        self.minter.issuer = self.settings.oidc_issuer or self.http_url
+        self.authorizer.issuer = self.settings.oidc_issuer or self.http_url
         self._create_startup_queues()
         self.dispatcher.start()
 

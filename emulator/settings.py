@@ -15,12 +15,13 @@ ENV_PREFIX = "CLOUD_TASKS_EMULATOR_"
 EMULATOR_HOST_ENV = "CLOUD_TASKS_EMULATOR_HOST"
 FIREBASE_FUNCTION_URL = "http://127.0.0.1:5001/{project}/{location}/{queue}"
 
-_DURATION = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d)?")
+_DURATION = re.compile(r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d)?")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(text: str) -> timedelta:
-    """'90' (seconds), '90s', '15m', '1h', '7d', '250ms' -> timedelta."""
+    """'90' (seconds), '90s', '15m', '1h', '7d', '250ms', '5 s' -> timedelta: the one
+    duration syntax of flags, variables and start-up queue files."""
     m = _DURATION.fullmatch(text.strip())
     if not m:
         raise ValueError(f"not a duration: {text!r} (examples: 90s, 15m, 1h, 7d)")
@@ -81,6 +82,8 @@ class Settings:
     # Real seconds advance() lets an attempt in flight be answered before the clock may
     # pass its deadline (a handler silent for longer is taken to hang).
     advance_grace: float = 0.2
+    # Delivery attempts kept for attempts() and /_emulator/attempts (0 keeps none).
+    attempt_history: int = limits.DEFAULT_ATTEMPT_HISTORY
     default_project: str = "local-project"  # for queue ids in --config / --queue
     config: str = ""  # a YAML file of queues (ours or App Engine's queue.yaml)
     queues: list[str] = field(default_factory=list)  # --queue NAME[:key=value,...]

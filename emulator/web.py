@@ -18,13 +18,14 @@ from aiohttp import web
 
 from emulator import __version__, errors
 from emulator.api.status import to_json_envelope
+from emulator.clock import rfc3339
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control, attempt_json
-from emulator.dispatch.tokens import JWKS_PATH, OPENID_CONFIGURATION_PATH, TokenMinter
+from emulator.dispatch.authorization import JWKS_PATH, OPENID_CONFIGURATION_PATH, Authorizer
 
 log = logging.getLogger("emulator.http")
 
 GRPC_TARGET = web.AppKey("grpc_target", str)
-MINTER = web.AppKey("minter", TokenMinter)
+AUTHORIZER = web.AppKey("authorizer", Authorizer)
 CONTROL = web.AppKey("control", Control)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -108,11 +109,11 @@ async def _healthz(request: web.Request) -> web.Response:
 
 async def _openid_configuration(request: web.Request) -> web.Response:
     base = f"{request.scheme}://{request.host}"
-    return web.json_response(request.app[MINTER].openid_configuration(base))
+    return web.json_response(request.app[AUTHORIZER].openid_configuration(base))
 
 
 async def _jwks(request: web.Request) -> web.Response:
-    return web.json_response(request.app[MINTER].jwks())
+    return web.json_response(request.app[AUTHORIZER].jwks())
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -168,7 +169,7 @@ async def _advance(request: web.Request) -> web.Response:
     to = _time(body["to"]) if "to" in body else None
     timeout = _seconds(body, "timeout", DEFAULT_ADVANCE_TIMEOUT)
     now = await request.app[CONTROL].advance(by, to=to, timeout=timeout)
-    return web.json_response({"now": now.isoformat().replace("+00:00", "Z")})
+    return web.json_response({"now": rfc3339(now)})
 
 
 async def _wait_until_idle(request: web.Request) -> web.Response:
@@ -194,15 +195,13 @@ async def _attempts(request: web.Request) -> web.Response:
 
 async def _clock(request: web.Request) -> web.Response:
     clock = request.app[CONTROL].clock
-    return web.json_response(
-        {"now": clock.now().isoformat().replace("+00:00", "Z"), "virtual": clock.can_advance}
-    )
+    return web.json_response({"now": rfc3339(clock.now()), "virtual": clock.can_advance})
 
 
-def make_app(grpc_target: str, minter: TokenMinter, control: Control) -> web.Application:
+def make_app(grpc_target: str, authorizer: Authorizer, control: Control) -> web.Application:
     app = web.Application(middlewares=[_errors])
     app[GRPC_TARGET] = grpc_target
-    app[MINTER] = minter
+    app[AUTHORIZER] = authorizer
     app[CONTROL] = control
     app.router.add_get("/", _index)
     app.router.add_get("/healthz", _healthz)

@@ -1,4 +1,4 @@
-"""BatchCreateTasks, BatchDeleteTasks and the Operations mixin (reference §2.6, §2.11).
+"""BatchCreateTasks, BatchDeleteTasks and the Operations mixin.
 
 Batches run synchronously, so every operation is returned already `done`; GetOperation
 serves it again from the store. A repeated `request_id` returns the first operation.
@@ -78,10 +78,9 @@ class BatchService:
         action: Callable[[int], Any],
         kind: _BatchKind,
     ) -> Any:
-        if request.request_id in self.store.operation_by_request_id:
-            return pb.Operation.FromString(
-                self.store.operations[self.store.operation_by_request_id[request.request_id]]
-            )
+        earlier = self.store.operations.for_request(request.request_id)
+        if request.request_id and earlier is not None:
+            return pb.Operation.FromString(earlier)
         metadata_type = kind.metadata_type
         metadata = metadata_type(start_time=convert.timestamp(self.store.clock.now()))
         response = kind.response_type()
@@ -106,14 +105,12 @@ class BatchService:
             )
             operation.response.Pack(response)
         operation.metadata.Pack(metadata)
-        self.store.operations[operation.name] = operation.SerializeToString()
-        if request.request_id:
-            self.store.operation_by_request_id[request.request_id] = operation.name
+        self.store.operations.put(operation.name, operation.SerializeToString(), request.request_id)
         return operation
 
     def get_operation(self, request: Any) -> Any:
         parse_operation_name(request.name)
-        stored = self.store.operations.get(request.name)
+        stored = self.store.operations.find(request.name)
         if stored is None:
             raise errors.NotFound(errors.ENTITY_NOT_FOUND)
         return pb.Operation.FromString(stored)

@@ -16,7 +16,7 @@ from emulator import control_proto
 from emulator.api.convert import timestamp, to_datetime, to_timedelta
 from emulator.api.grpc_server import unary_handler
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control
-from emulator.store.records import AttemptLog
+from emulator.store.records import Attempt
 
 
 class _Lazy:
@@ -39,7 +39,7 @@ def _seconds(message: Any, field: str, default: float) -> float:
     return max(0.0, to_timedelta(getattr(message, field)).total_seconds())
 
 
-def _attempt(entry: AttemptLog) -> Any:
+def _attempt(entry: Attempt) -> Any:
     message = control_proto.messages()["Attempt"](
         project=entry.project,
         location=entry.location,

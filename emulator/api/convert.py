@@ -1,22 +1,26 @@
 """Translation between protobuf messages and the store's records.
 
-From protobuf, unset values become the server defaults (reference §4.2); to protobuf,
-every resolved value is written out, so each read shows the full configuration.
+From protobuf, what the caller set is read and handed to `emulator.store.defaults`,
+which fills every default; to protobuf, every resolved value is written out, so each
+read shows the full configuration.
 """
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from emulator import errors
 from emulator.api import pb
-from emulator.store import limits
+from emulator.store import defaults
 from emulator.store.names import QueueName, TaskName
 from emulator.store.records import (
     AppEngineHttpRequest,
     AppEngineRouting,
-    Attempt,
     AttemptStatus,
+    AttemptSummary,
+    EnforceMode,
     HttpMethod,
     HttpRequest,
     HttpTarget,
@@ -25,11 +29,14 @@ from emulator.store.records import (
     Queue,
     RateLimits,
     RetryConfig,
+    Scheme,
     Task,
     Token,
     UriOverride,
     View,
 )
+
+E = TypeVar("E", bound=enum.IntEnum)
 
 # -- well-known types ------------------------------------------------------------------
 
@@ -64,35 +71,26 @@ def duration(td: timedelta) -> pb.Message:
     return d
 
 
-def http_method(value: int, field: str) -> HttpMethod:
+def _enum(kind: type[E], value: int, field: str) -> E:
     try:
-        return HttpMethod(value)
+        return kind(value)
     except ValueError:
-        raise errors.InvalidArgument(f"Invalid value {value} for {field}.") from None
+        raise errors.InvalidArgument(f"Invalid value {value} for {field}.", field=field) from None
 
 
-def _duration_or(msg: pb.Message, field: str, default: timedelta) -> timedelta:
-    return to_timedelta(getattr(msg, field)) if msg.HasField(field) else default
+def http_method(value: int, field: str) -> HttpMethod:
+    return _enum(HttpMethod, value, field)
 
 
-def whole_seconds(td: timedelta) -> timedelta:
-    return timedelta(seconds=int(td.total_seconds()))
-
-
-def whole_millis(td: timedelta) -> timedelta:
-    return timedelta(milliseconds=int(td / timedelta(milliseconds=1)))
+def _duration(msg: pb.Message, field: str) -> timedelta | None:
+    return to_timedelta(getattr(msg, field)) if msg.HasField(field) else None
 
 
 # -- queues ----------------------------------------------------------------------------
 
 
 def rate_limits_from_pb(msg: pb.Message) -> RateLimits:
-    return RateLimits(
-        max_dispatches_per_second=msg.max_dispatches_per_second
-        or limits.DEFAULT_MAX_DISPATCHES_PER_SECOND,
-        max_concurrent_dispatches=msg.max_concurrent_dispatches
-        or limits.DEFAULT_MAX_CONCURRENT_DISPATCHES,
-    )
+    return defaults.rate_limits(msg.max_dispatches_per_second, msg.max_concurrent_dispatches)
 
 
 def retry_config_from_pb(
@@ -103,16 +101,13 @@ def retry_config_from_pb(
     proto3 cannot tell `max_doublings: 0` from unset; 0 counts as set only where the
     caller said so explicitly (an update_mask path naming the field).
     """
-    return RetryConfig(
-        max_attempts=msg.max_attempts or base.max_attempts,
-        max_retry_duration=whole_seconds(
-            _duration_or(msg, "max_retry_duration", base.max_retry_duration)
-        ),
-        min_backoff=_duration_or(msg, "min_backoff", base.min_backoff),
-        max_backoff=_duration_or(msg, "max_backoff", base.max_backoff),
-        max_doublings=msg.max_doublings
-        if msg.max_doublings or keep_zero_doublings
-        else base.max_doublings,
+    return defaults.retry_config(
+        base,
+        max_attempts=msg.max_attempts,
+        max_retry_duration=_duration(msg, "max_retry_duration"),
+        min_backoff=_duration(msg, "min_backoff"),
+        max_backoff=_duration(msg, "max_backoff"),
+        max_doublings=msg.max_doublings if msg.max_doublings or keep_zero_doublings else None,
     )
 
 
@@ -161,13 +156,16 @@ def _set_token(msg: pb.Message, token: Token | None) -> None:
 def uri_override_from_pb(msg: pb.Message) -> UriOverride:
     # An empty PathOverride/QueryOverride message (gcloud sends them) leaves the part
     # alone; only a non-empty path or query replaces it.
+    field = "http_target.uri_override"
     return UriOverride(
-        scheme=msg.scheme if msg.HasField("scheme") else None,
+        scheme=_enum(Scheme, msg.scheme, f"{field}.scheme") if msg.HasField("scheme") else None,
         host=msg.host if msg.HasField("host") else None,
         port=msg.port if msg.HasField("port") else None,
         path=msg.path_override.path or None if msg.HasField("path_override") else None,
         query=msg.query_override.query_params or None if msg.HasField("query_override") else None,
-        enforce_mode=msg.uri_override_enforce_mode,
+        enforce_mode=_enum(
+            EnforceMode, msg.uri_override_enforce_mode, f"{field}.uri_override_enforce_mode"
+        ),
     )
 
 
@@ -254,7 +252,7 @@ def queue_to_pb(queue: Queue) -> pb.Message:
 def http_request_from_pb(msg: pb.Message) -> HttpRequest:
     return HttpRequest(
         url=msg.url,
-        http_method=http_method(msg.http_method or HttpMethod.POST, "http_request.http_method"),
+        http_method=defaults.method(http_method(msg.http_method, "http_request.http_method")),
         headers=dict(msg.headers),
         body=msg.body,
         token=token_from_pb(msg),
@@ -263,8 +261,8 @@ def http_request_from_pb(msg: pb.Message) -> HttpRequest:
 
 def app_engine_request_from_pb(msg: pb.Message) -> AppEngineHttpRequest:
     return AppEngineHttpRequest(
-        http_method=http_method(
-            msg.http_method or HttpMethod.POST, "app_engine_http_request.http_method"
+        http_method=defaults.method(
+            http_method(msg.http_method, "app_engine_http_request.http_method")
         ),
         routing=routing_from_pb(msg.app_engine_routing)
         if msg.HasField("app_engine_routing")
@@ -278,28 +276,26 @@ def app_engine_request_from_pb(msg: pb.Message) -> AppEngineHttpRequest:
 def task_from_pb(
     msg: pb.Message, name: TaskName, *, now: datetime, queue_retry: RetryConfig
 ) -> Task:
-    """A new task from a CreateTask request; unset times become their defaults."""
+    """A new task from a CreateTask request, with the defaults of a new task."""
     kind = msg.WhichOneof("message_type")
     request = (
         http_request_from_pb(msg.http_request)
         if kind == "http_request"
         else app_engine_request_from_pb(msg.app_engine_http_request)
     )
-    schedule = to_datetime(msg.schedule_time) if msg.HasField("schedule_time") else now
-    deadline = to_timedelta(msg.dispatch_deadline) if msg.HasField("dispatch_deadline") else None
-    return Task(
-        name=name,
-        request=request,
-        schedule_time=max(schedule, now),
-        create_time=now.replace(microsecond=0),
-        dispatch_deadline=whole_millis(deadline) if deadline else limits.DEFAULT_DISPATCH_DEADLINE,
+    return defaults.new_task(
+        name,
+        request,
+        schedule_time=to_datetime(msg.schedule_time) if msg.HasField("schedule_time") else None,
+        dispatch_deadline=_duration(msg, "dispatch_deadline"),
         retry_config=retry_config_from_pb(msg.retry_config, queue_retry)
         if msg.HasField("retry_config")
         else None,
+        now=now,
     )
 
 
-def attempt_to_pb(attempt: Attempt) -> pb.Message:
+def attempt_to_pb(attempt: AttemptSummary) -> pb.Message:
     msg = pb.Attempt()
     for field in ("schedule_time", "dispatch_time", "response_time"):
         value = getattr(attempt, field)

@@ -1,4 +1,4 @@
-"""GetIamPolicy, SetIamPolicy and TestIamPermissions on queues (reference §2.4).
+"""GetIamPolicy, SetIamPolicy and TestIamPermissions on queues (google.iam.v1 semantics).
 
 The emulator stores policies and checks etags but enforces nothing: every caller holds
 every permission.

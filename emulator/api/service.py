@@ -1,7 +1,7 @@
 """The CloudTasks service: one method per RPC, protobuf request in, protobuf response out.
 
-Transport-neutral: the gRPC handlers and (later) the REST routes call the same methods,
-so both surfaces share one set of rules. Each method validates names, converts the
+Transport-neutral: the gRPC handlers and the REST routes call the same methods, so
+both surfaces share one set of rules. Each method validates names, converts the
 request into records, lets the store act, and converts the result back.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable
 from typing import Any
 
 from google.protobuf import field_mask_pb2
@@ -19,11 +18,7 @@ from emulator import errors
 from emulator.api import convert, filters, paging, pb
 from emulator.store import Store, headers, limits, validation
 from emulator.store.names import LocationName, QueueName, TaskName, cmek_name, parse_cmek_name
-from emulator.store.records import Queue, QueueState, Task, View
-
-# Called by RunTask: dispatch the task now and return it as it looks right after the
-# dispatch. None until a dispatcher is attached.
-TaskRunner = Callable[[TaskName], Task]
+from emulator.store.records import Queue, QueueState, View
 
 _OUTPUT_ONLY_QUEUE_PATHS = {"name", "state", "purge_time", "rate_limits.max_burst_size"}
 
@@ -38,7 +33,6 @@ def _view(value: int) -> View:
 class CloudTasksService:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.run_task_hook: TaskRunner | None = None
 
     # -- queues ----------------------------------------------------------------------
 
@@ -204,20 +198,16 @@ class CloudTasksService:
         return pb.Empty()
 
     def run_task(self, request: Any) -> Any:
-        name = TaskName.parse(request.name)
         view = _view(request.response_view)
-        self.store.get_task(name)
-        if self.run_task_hook is None:
-            raise errors.FailedPrecondition("RunTask is not available: dispatcher not running.")
-        return convert.task_to_pb(self.run_task_hook(name), view)
+        # The dispatcher, told by the store, has dispatched it when this returns: the task
+        # is answered as it looks right after the dispatch, before the target answers.
+        return convert.task_to_pb(self.store.run_task(TaskName.parse(request.name)), view)
 
     # -- CMEK and locations ------------------------------------------------------------
 
     def get_cmek_config(self, request: Any) -> Any:
         location = parse_cmek_name(request.name)
-        return pb.CmekConfig(
-            name=cmek_name(location), kms_key=self.store.cmek_keys.get(location, "")
-        )
+        return pb.CmekConfig(name=cmek_name(location), kms_key=self.store.cmek_keys.get(location))
 
     def update_cmek_config(self, request: Any) -> Any:
         if not request.HasField("cmek_config"):
@@ -235,10 +225,7 @@ class CloudTasksService:
                 'kms_key must be formatted: "projects/<PROJECT_ID>/locations/<LOCATION_ID>/'
                 'keyRings/<KEY_RING>/cryptoKeys/<KEY>".'
             )
-        if key:
-            self.store.cmek_keys[location] = key
-        else:
-            self.store.cmek_keys.pop(location, None)  # an empty key turns CMEK off
+        self.store.cmek_keys.set(location, key)  # an empty key turns CMEK off
         return pb.CmekConfig(name=cmek_name(location), kms_key=key)
 
 

@@ -10,7 +10,7 @@ from grpc_status import rpc_status
 
 from emulator.errors import ApiError, Code
 
-# Standard Google mapping of canonical codes to HTTP statuses (reference §1.2).
+# The standard mapping of canonical codes to HTTP statuses (google.rpc.Code's own comments).
 HTTP_STATUS: dict[Code, int] = {
     Code.OK: 200,
     Code.CANCELLED: 499,

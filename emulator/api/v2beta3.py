@@ -23,9 +23,10 @@ from google.cloud.tasks_v2beta3.types import task as beta_task
 from google.protobuf import field_mask_pb2, json_format
 
 from emulator import errors
-from emulator.api import pb
+from emulator.api import convert, pb
 from emulator.store import Store
 from emulator.store.names import QueueName
+from emulator.store.records import Queue
 
 TASK_TTL_RANGE = (timedelta(days=10), timedelta(days=3653))
 TOMBSTONE_TTL_RANGE = (timedelta(hours=1), timedelta(days=9))
@@ -37,7 +38,8 @@ _AE_PATH = "app_engine_http_queue.app_engine_routing_override"
 BetaQueue: Any = beta_queue.Queue.pb()
 BetaTask: Any = beta_task.Task.pb()
 
-StatsSource = Callable[[QueueName], dict[str, Any]]
+BetaQueueStats: Any = beta_queue.QueueStats.pb()
+InFlight = Callable[[QueueName], int]  # attempts in flight of a queue
 
 
 def request_types() -> dict[str, Any]:
@@ -53,11 +55,72 @@ def request_types() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _duration_seconds(text: str, field: str) -> timedelta:
+def _seconds(td: timedelta) -> str:
+    return f"{int(td.total_seconds())}s"
+
+
+def queue_stats(store: Store, in_flight: InFlight, name: QueueName) -> dict[str, Any]:
+    """Queue.stats as proto3 JSON, built from the QueueStats message. The emulator's
+    choices: attempts answered in the last minute, the configured rate as the effective
+    one (see the README's Behaviour notes)."""
+    tasks = store.list_tasks(name)
+    minute_ago = store.clock.now() - timedelta(minutes=1)
+    stats = BetaQueueStats(
+        tasks_count=len(tasks),
+        executed_last_minute_count=sum(
+            1
+            for a in store.attempts.all()
+            if a.queue_name == str(name) and a.response_time and a.response_time >= minute_ago
+        ),
+        concurrent_dispatches_count=in_flight(name),
+        effective_execution_rate=store.get_queue(name).rate_limits.max_dispatches_per_second,
+    )
+    if tasks:
+        stats.oldest_estimated_arrival_time.CopyFrom(
+            convert.timestamp(min(t.schedule_time for t in tasks))
+        )
+    stats_json: dict[str, Any] = json_format.MessageToDict(stats)
+    return stats_json
+
+
+def beta_fields(
+    queue: Queue | None, beta: dict[str, Any], paths: set[str] | None
+) -> tuple[timedelta | None, timedelta | None]:
+    """The queue's task_ttl and tombstone_ttl after this request (both are replaced when
+    `paths` is None), validated against the v2beta3 ranges; None means the default."""
+    values = {
+        "task_ttl": queue.task_ttl if queue else None,
+        "tombstone_ttl": queue.tombstone_ttl if queue else None,
+    }
+    for path, field, (low, high) in (
+        ("task_ttl", "taskTtl", TASK_TTL_RANGE),
+        ("tombstone_ttl", "tombstoneTtl", TOMBSTONE_TTL_RANGE),
+    ):
+        if paths is not None and path not in paths:
+            continue
+        if field not in beta:
+            values[path] = None
+            continue
+        value = convert.to_timedelta(_duration_pb(beta[field], path))
+        if not low <= value <= high:
+            raise errors.InvalidArgument(
+                f"Queue.{path} must be between {_seconds(low)} and {_seconds(high)}, "
+                f"got {beta[field]}.",
+                field=f"queue.{path}",
+            )
+        values[path] = timedelta(seconds=int(value.total_seconds()))
+    if beta.get("type") == "PULL":
+        raise errors.InvalidArgument("Pull queues are not supported by the emulator.")
+    return values["task_ttl"], values["tombstone_ttl"]
+
+
+def _duration_pb(text: str, path: str) -> Any:
+    duration = pb.Duration()
     try:
-        return timedelta(seconds=float(text.removesuffix("s")))
+        duration.FromJsonString(text)
     except ValueError:
-        raise errors.InvalidArgument(f"Queue.{field} is not a duration: {text}") from None
+        raise errors.InvalidArgument(f"Queue.{path} is not a duration: {text}") from None
+    return duration
 
 
 class V2beta3:
@@ -67,12 +130,12 @@ class V2beta3:
         self,
         v2_table: dict[str, tuple[Any, Callable[[Any], Any]]],
         store: Store,
-        stats: StatsSource,
+        in_flight: InFlight,
     ) -> None:
         self.v2 = {rpc: method for rpc, (_, method) in v2_table.items()}
         self.v2_types = {rpc: request_type for rpc, (request_type, _) in v2_table.items()}
         self.store = store
-        self.stats = stats
+        self.in_flight = in_flight
 
     # -- translation ---------------------------------------------------------------------
 
@@ -91,39 +154,13 @@ class V2beta3:
             override = queue.pop("appEngineRoutingOverride")
             queue["appEngineHttpQueue"] = {"appEngineRoutingOverride": override}
         name = QueueName.parse(queue["name"])
-        extras = self.store.queue_extras.get(name, {})
-        queue["taskTtl"] = extras.get("taskTtl", f"{int(DEFAULT_TASK_TTL.total_seconds())}s")
-        ttl = self.store.task_tombstone_ttl_for(name)
-        queue["tombstoneTtl"] = f"{int(ttl.total_seconds())}s"
+        task_ttl = self.store.get_queue(name).task_ttl
+        queue["taskTtl"] = _seconds(task_ttl or DEFAULT_TASK_TTL)
+        queue["tombstoneTtl"] = _seconds(self.store.task_tombstone_ttl_for(name))
         queue["type"] = "PUSH"
         if with_stats:
-            queue["stats"] = self.stats(name)
+            queue["stats"] = queue_stats(self.store, self.in_flight, name)
         return queue
-
-    def _extras(self, beta: dict[str, Any], paths: set[str] | None) -> dict[str, str]:
-        """The queue's task_ttl / tombstone_ttl after this request (all of them are
-        replaced when `paths` is None), validated."""
-        name = QueueName.parse(beta.get("name", ""))
-        extras = dict(self.store.queue_extras.get(name, {}))
-        for field, path, (low, high) in (
-            ("taskTtl", "task_ttl", TASK_TTL_RANGE),
-            ("tombstoneTtl", "tombstone_ttl", TOMBSTONE_TTL_RANGE),
-        ):
-            if paths is not None and path not in paths:
-                continue
-            if field not in beta:
-                extras.pop(field, None)
-                continue
-            value = _duration_seconds(beta[field], path)
-            if not low <= value <= high:
-                raise errors.InvalidArgument(
-                    f"Queue.{path} must be between {int(low.total_seconds())}s and "
-                    f"{int(high.total_seconds())}s, got {beta[field]}."
-                )
-            extras[field] = f"{int(value.total_seconds())}s"
-        if beta.get("type") == "PULL":
-            raise errors.InvalidArgument("Pull queues are not supported by the emulator.")
-        return extras
 
     @staticmethod
     def _task_to_v2(task: dict[str, Any]) -> dict[str, Any]:
@@ -193,15 +230,17 @@ class V2beta3:
             if rpc in ("CreateQueue", "UpdateQueue"):
                 name = QueueName.parse(request.queue.name)
                 paths = set(request.update_mask.paths) if rpc == "UpdateQueue" else None
-                if self.store.find_queue(name) is None:
+                existing = self.store.find_queue(name)
+                if existing is None:
                     paths = None  # a new queue takes every field
-                extras = self._extras(json_format.MessageToDict(request.queue), paths)
+                document = json_format.MessageToDict(request.queue)
+                task_ttl, tombstone_ttl = beta_fields(existing, document, paths)
                 if paths and not paths - _EXTRA_PATHS:
                     # Only v2beta3 fields change; an empty v2 mask would replace everything.
                     response = self.v2["GetQueue"](pb.GetQueueRequest(name=str(name)))
                 else:
                     response = self.v2[rpc](v2_request)
-                self.store.set_queue_extras(name, extras)
+                self.store.set_beta_fields(name, task_ttl=task_ttl, tombstone_ttl=tombstone_ttl)
             else:
                 response = self.v2[rpc](v2_request)
             if rpc.startswith("Batch"):

@@ -1,4 +1,9 @@
-"""When a failed task runs again, and when it stops (reference §6.2, §6.3). Pure functions."""
+"""When a failed task runs again, and when it stops: pure functions of the RetryConfig.
+
+The rules are those of the Cloud Tasks RetryConfig reference (min_backoff doubling
+max_doublings times, then growing linearly, capped at max_backoff; retries stop when
+both max_attempts and max_retry_duration are reached); the README works the examples.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-"""The exact HTTP request Cloud Tasks sends for one attempt (reference §4.6, §8).
+"""The exact HTTP request Cloud Tasks sends for one attempt.
 
 Pure functions of the task, its queue and the attempt: no I/O, so every header rule is
-testable on its own and the sender only has to put the bytes on the wire.
+testable on its own and the sender only has to put the bytes on the wire. The rules are
+those of the Cloud Tasks docs (queue-level `http_target` overrides, the
+`X-CloudTasks-*` request headers of "Creating HTTP Target tasks", App Engine's
+`X-AppEngine-*` headers) and the README's Behaviour notes where the docs are silent.
 """
 
 from __future__ import annotations
@@ -10,26 +13,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
-from emulator.dispatch.tokens import TokenMinter
-from emulator.store import limits
+from emulator.dispatch.authorization import Authorizer
+from emulator.store import limits, rules
 from emulator.store.records import (
     AppEngineHttpRequest,
+    EnforceMode,
     HttpMethod,
     HttpRequest,
     OAuthToken,
     OidcToken,
     Queue,
+    Scheme,
     Task,
     Token,
     UriOverride,
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_BODY_METHODS = {HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH}
-# Headers the sender computes or the service owns; a stored value never goes out as is.
-_NEVER_FORWARDED = ("host", "content-length", "user-agent")
-_IF_NOT_EXISTS = 1
-_HTTP, _HTTPS = 1, 2
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,12 @@ def _set_header(headers: dict[str, str], key: str, value: str) -> None:
 
 def apply_uri_override(url: str, override: UriOverride) -> str:
     parts = urlsplit(url)
-    only_missing = override.enforce_mode == _IF_NOT_EXISTS
+    only_missing = override.enforce_mode == EnforceMode.IF_NOT_EXISTS
     scheme, netloc, path, query = parts.scheme, parts.netloc, parts.path, parts.query
     host, port = parts.hostname or "", parts.port
 
     if override.scheme is not None and not (only_missing and scheme):
-        scheme = "http" if override.scheme == _HTTP else "https"
+        scheme = "http" if override.scheme == Scheme.HTTP else "https"
     if override.host is not None and not (only_missing and host):
         host = override.host
     if override.port is not None and not (only_missing and port):
@@ -75,12 +75,12 @@ def apply_uri_override(url: str, override: UriOverride) -> str:
     return urlunsplit((scheme or "https", netloc, path, query, ""))
 
 
-def _authorization(token: Token, url: str, minter: TokenMinter) -> str:
+def _authorization(token: Token, url: str, authorizer: Authorizer) -> str:
     if isinstance(token, OidcToken):
-        return "Bearer " + minter.oidc(token.service_account_email, token.audience or url)
+        return "Bearer " + authorizer.oidc(token.service_account_email, token.audience or url)
     assert isinstance(token, OAuthToken)
     scope = token.scope or limits.DEFAULT_OAUTH_SCOPE
-    return "Bearer " + minter.oauth(token.service_account_email, scope)
+    return "Bearer " + authorizer.oauth(token.service_account_email, scope)
 
 
 def _retry_headers(task: Task, attempt: int, prefix: str, retry_reason: str) -> dict[str, str]:
@@ -102,7 +102,7 @@ def _merge(stored: dict[str, str], service: dict[str, str], reserved: str) -> di
     headers = {
         k: v
         for k, v in stored.items()
-        if k.lower() not in _NEVER_FORWARDED and not k.lower().startswith(reserved)
+        if k.lower() not in rules.SERVICE_OWNED_HEADERS and not k.lower().startswith(reserved)
     }
     for key, value in service.items():
         _set_header(headers, key, value)
@@ -110,7 +110,7 @@ def _merge(stored: dict[str, str], service: dict[str, str], reserved: str) -> di
 
 
 def http_request(
-    task: Task, request: HttpRequest, queue: Queue, attempt: int, minter: TokenMinter
+    task: Task, request: HttpRequest, queue: Queue, attempt: int, authorizer: Authorizer
 ) -> OutgoingRequest:
     target = queue.http_target
     url, method = request.url, request.http_method
@@ -124,15 +124,15 @@ def http_request(
         for key, value in target.header_overrides:
             _set_header(stored, key, value)
         token = target.token or token
-    service = _retry_headers(task, attempt, "X-CloudTasks-", retry_reason="")
+    service = _retry_headers(task, attempt, rules.HTTP_SERVICE_PREFIX, retry_reason="")
     service["User-Agent"] = limits.HTTP_USER_AGENT
     if token is not None:
-        service["Authorization"] = _authorization(token, url, minter)
+        service["Authorization"] = _authorization(token, url, authorizer)
     return OutgoingRequest(
         method=method.name,
         url=url,
-        headers=_merge(stored, service, reserved="x-cloudtasks-"),
-        body=request.body if method in _BODY_METHODS else b"",
+        headers=_merge(stored, service, reserved=rules.HTTP_SERVICE_PREFIX.lower()),
+        body=request.body if method in rules.HTTP_BODY_METHODS else b"",
         timeout=task.dispatch_deadline,
         follow_redirects=True,
     )
@@ -141,23 +141,24 @@ def http_request(
 def app_engine_request(
     task: Task, request: AppEngineHttpRequest, attempt: int, base_url: str
 ) -> OutgoingRequest:
-    service = _retry_headers(task, attempt, "X-AppEngine-", retry_reason="App Error")
+    prefix = rules.APP_ENGINE_SERVICE_PREFIX
+    service = _retry_headers(task, attempt, prefix, retry_reason="App Error")
     user_agent = request.headers.get("User-Agent", limits.APP_ENGINE_USER_AGENT)
-    headers = _merge(request.headers, service, reserved="x-appengine-")
+    headers = _merge(request.headers, service, reserved=prefix.lower())
     headers["User-Agent"] = user_agent
     return OutgoingRequest(
         method=request.http_method.name,
         url=base_url.rstrip("/") + request.relative_uri,
         headers=headers,
-        body=request.body if request.http_method in (HttpMethod.POST, HttpMethod.PUT) else b"",
+        body=request.body if request.http_method in rules.APP_ENGINE_BODY_METHODS else b"",
         timeout=task.dispatch_deadline,
         follow_redirects=False,  # App Engine targets are never redirected
     )
 
 
 def build(
-    task: Task, queue: Queue, attempt: int, *, minter: TokenMinter, app_engine_url: str
+    task: Task, queue: Queue, attempt: int, *, authorizer: Authorizer, app_engine_url: str
 ) -> OutgoingRequest:
     if isinstance(task.request, HttpRequest):
-        return http_request(task, task.request, queue, attempt, minter)
+        return http_request(task, task.request, queue, attempt, authorizer)
     return app_engine_request(task, task.request, attempt, app_engine_url)

@@ -1,115 +1,84 @@
-"""One queue's scheduler: a heap of due times, a token bucket and a concurrency count.
+"""One queue's dispatch decisions, given "now": a pure unit, no I/O and no asyncio.
 
-It sleeps until its earliest task is due, a token is available, or the dispatcher wakes
-it because the store or the clock changed; then it starts every attempt allowed.
+It holds a heap of due times, the queue's token bucket and its count of attempts in
+flight. `take(now)` says which tasks may start now (earliest schedule time first, one
+token each, within the concurrency cap) and when to ask again; the dispatcher owns the
+event loop, starts the attempts and tells the scheduler when each one ends.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import heapq
-from dataclasses import dataclass
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from emulator.dispatch.bucket import TokenBucket
-from emulator.store.names import QueueName
-from emulator.store.records import Queue, QueueState, Task
+from emulator.store.records import RateLimits, Task
 
-if TYPE_CHECKING:
-    from emulator.dispatch.dispatcher import Dispatcher
+# Whether a heap entry (a task due at a time) still stands: the task is live, still due
+# at that time, and not already in flight.
+Valid = Callable[[Task, datetime], bool]
 
 
-@dataclass(frozen=True)
+@dataclass(order=True, slots=True)
 class _Entry:
-    """A heap entry: valid only while the task is live and still due at `due`."""
-
     due: datetime
-    seq: int
-    push: int
-    task: Task
+    seq: int  # creation order breaks ties
+    push: int  # then push order
+    task: Task = field(compare=False)
 
-    def __lt__(self, other: _Entry) -> bool:
-        return (self.due, self.seq, self.push) < (other.due, other.seq, other.push)
+
+@dataclass(slots=True)
+class Decision:
+    start: list[Task]  # tokens taken and counted in flight: the caller starts these now
+    next_at: datetime | None  # when to ask again; None: only after a change
+    rate_limited: bool  # due tasks are waiting for a token
 
 
 class QueueScheduler:
-    def __init__(self, name: QueueName, dispatcher: Dispatcher, queue: Queue) -> None:
-        self.name = name
-        self.dispatcher = dispatcher
-        self.heap: list[_Entry] = []
+    def __init__(self, limits: RateLimits, now: datetime) -> None:
+        self._heap: list[_Entry] = []
+        self._pushes = itertools.count()
+        self.bucket = TokenBucket(limits.max_dispatches_per_second, limits.max_burst_size, now)
+        self.max_concurrent = limits.max_concurrent_dispatches
         self.in_flight = 0
-        self.wake = asyncio.Event()
-        self.next_at: datetime | None = None  # when this scheduler next has work
-        self.rate_limited = False  # due tasks are waiting for a token
-        self._closed = False
-        limits = queue.rate_limits
-        self.bucket = TokenBucket(
-            limits.max_dispatches_per_second, limits.max_burst_size, dispatcher.clock.now()
-        )
-        self._runner = asyncio.create_task(self._run(), name=f"scheduler {name}")
+
+    def configure(self, limits: RateLimits, now: datetime) -> None:
+        """New limits take effect at once; the bucket keeps the tokens it has earned."""
+        self.bucket.configure(limits.max_dispatches_per_second, limits.max_burst_size, now)
+        self.max_concurrent = limits.max_concurrent_dispatches
 
     def push(self, task: Task) -> None:
-        heapq.heappush(
-            self.heap, _Entry(task.schedule_time, task.seq, next(self.dispatcher.pushes), task)
-        )
+        """`task` is due at its schedule_time (an entry for an older time goes stale)."""
+        heapq.heappush(self._heap, _Entry(task.schedule_time, task.seq, next(self._pushes), task))
 
-    def configure(self, queue: Queue) -> None:
-        limits = queue.rate_limits
-        self.bucket.configure(
-            limits.max_dispatches_per_second, limits.max_burst_size, self.dispatcher.clock.now()
-        )
+    def started(self) -> None:
+        """An attempt of this queue that `take()` did not hand out began (RunTask)."""
+        self.in_flight += 1
 
-    async def close(self) -> None:
-        self._closed = True
-        self.wake.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._runner
+    def finished(self) -> None:
+        self.in_flight -= 1
 
-    async def _run(self) -> None:
-        # A flag, not cancellation, ends the loop: wait_for can swallow a cancel on 3.11.
-        while not self._closed:
-            self.wake.clear()
-            self.next_at = self._dispatch_due()
-            self.dispatcher.activity()
-            delay = None
-            if self.next_at is not None:
-                delay = max(0.0, (self.next_at - self.dispatcher.clock.now()).total_seconds())
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self.wake.wait()
-
-    def _valid(self, entry: _Entry) -> bool:
-        task = entry.task
-        store = self.dispatcher.store
-        return (
-            store.is_live(task)
-            and task.schedule_time == entry.due
-            and not self.dispatcher.in_flight[id(task)]
-        )
-
-    def _dispatch_due(self) -> datetime | None:
-        """Start every attempt allowed now; return when the next one may be, or None to
-        wait for a change. Records whether due tasks are waiting for a token."""
-        self.rate_limited = False
-        queue = self.dispatcher.store.find_queue(self.name)
-        if queue is None or queue.state != QueueState.RUNNING:
-            return None
-        clock = self.dispatcher.clock
-        while self.heap:
-            entry = self.heap[0]
-            if not self._valid(entry):
-                heapq.heappop(self.heap)
+    def take(self, now: datetime, valid: Valid) -> Decision:
+        start: list[Task] = []
+        while self._heap:
+            entry = self._heap[0]
+            if not valid(entry.task, entry.due):
+                heapq.heappop(self._heap)
                 continue
-            now = clock.now()
             if entry.due > now:
-                return entry.due
-            if self.in_flight >= queue.rate_limits.max_concurrent_dispatches:
-                return None  # a finishing attempt wakes us
+                return Decision(start, entry.due, False)
+            if self.in_flight >= self.max_concurrent:
+                return Decision(start, None, False)  # a finishing attempt calls again
             if not self.bucket.take(now):
-                self.rate_limited = True
-                return self.bucket.next_token_at(now)
-            heapq.heappop(self.heap)
-            self.dispatcher.start_attempt(entry.task, queue, forced=False)
-        return None
+                return Decision(start, self.bucket.next_token_at(now), True)
+            heapq.heappop(self._heap)
+            self.in_flight += 1
+            start.append(entry.task)
+        return Decision(start, None, False)
+
+    def __len__(self) -> int:
+        """Heap entries, stale ones included."""
+        return len(self._heap)

@@ -1,4 +1,8 @@
-"""Puts an OutgoingRequest on the wire with aiohttp and says what came of it."""
+"""Puts an OutgoingRequest on the wire with aiohttp and says what came of it.
+
+The attempt's deadline is not the sender's business: it follows the emulator's clock
+(see `emulator.dispatch.attempt`), which cancels a send that outlives it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from emulator.dispatch.request import OutgoingRequest
 from emulator.errors import Code
 
 MAX_REDIRECTS = 10
+_NO_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
 
 # HTTP status -> google.rpc.Code for Attempt.response_status (the standard mapping).
 _STATUS_CODES = {
@@ -79,7 +84,6 @@ class Sender:
             self._session = None
 
     async def send(self, request: OutgoingRequest) -> Outcome:
-        timeout = request.timeout.total_seconds()
         try:
             async with self._client().request(
                 request.method,
@@ -88,17 +92,13 @@ class Sender:
                 data=request.body or None,
                 allow_redirects=request.follow_redirects,
                 max_redirects=MAX_REDIRECTS + 1,  # aiohttp counts the final response too
-                timeout=aiohttp.ClientTimeout(total=timeout),
+                timeout=_NO_TIMEOUT,
                 skip_auto_headers=("Accept", "Accept-Encoding", "Content-Type"),
             ) as response:
                 await response.read()
                 return Outcome(
                     status=response.status, retry_after=response.headers.get("Retry-After")
                 )
-        except TimeoutError:
-            return Outcome(
-                error=f"no response within {timeout:g}s", error_code=Code.DEADLINE_EXCEEDED
-            )
         except aiohttp.TooManyRedirects:
             return Outcome(
                 error=f"more than {MAX_REDIRECTS} redirects", error_code=Code.UNAVAILABLE

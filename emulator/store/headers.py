@@ -1,21 +1,21 @@
-"""How Cloud Tasks rewrites a new task's headers before storing it (reference §5.2, §5.3)."""
+"""How Cloud Tasks rewrites a new task's headers before storing it.
+
+The rules are those of the HttpRequest.headers and AppEngineHttpRequest.headers fields
+in the Cloud Tasks API reference: `Host`, `Content-Length`, `User-Agent` and the
+Google-reserved prefixes are not the caller's to set; an HTTP task shows
+`User-Agent: Google-Cloud-Tasks`; an App Engine task appends App Engine's user agent and,
+with a body, shows its `Content-Type` (default application/octet-stream) and length.
+"""
 
 from __future__ import annotations
 
-from emulator.store import limits
+from emulator.store import limits, rules
 from emulator.store.records import AppEngineHttpRequest, HttpRequest, TaskRequest
-
-_IGNORED = ("host", "content-length", "user-agent")
-_RESERVED_PREFIXES = ("x-google-", "x-appengine-")
 
 
 def _kept(headers: dict[str, str]) -> dict[str, str]:
     """The caller's headers without those the service sets itself (casing kept)."""
-    return {
-        key: value
-        for key, value in headers.items()
-        if key.lower() not in _IGNORED and not key.lower().startswith(_RESERVED_PREFIXES)
-    }
+    return {key: value for key, value in headers.items() if not rules.is_service_owned(key)}
 
 
 def _get(headers: dict[str, str], name: str) -> str | None:

@@ -1,4 +1,9 @@
-"""Every default and limit of the Cloud Tasks API, in one place (reference §4.2, §5, §9)."""
+"""Every default and limit of the Cloud Tasks API, in one place.
+
+From the Cloud Tasks API reference (Queue, RateLimits, RetryConfig, Task fields) and its
+quotas page; where the service documents no number, the README's Behaviour notes say
+which one the emulator chose.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +52,9 @@ DEFAULT_TASK_TOMBSTONE_TTL = timedelta(hours=1)
 DEFAULT_QUEUE_TOMBSTONE_TTL = timedelta(0)  # off: developers re-create queues all the time
 
 DEFAULT_LOCATION = "us-central1"
+
+# Delivery attempts kept for inspection (attempts(), /_emulator/attempts); older ones go.
+DEFAULT_ATTEMPT_HISTORY = 10_000
 
 # The virtual clock stops well short of the largest Timestamp (9999-12-31), so every time
 # derived from "now" (schedule limits, retention, TTLs) stays representable.

@@ -1,4 +1,5 @@
-"""Resource names (reference §3): parsing, validation and formatting."""
+"""Resource names as the Cloud Tasks API reference defines them: parsing, validation
+and formatting."""
 
 from __future__ import annotations
 

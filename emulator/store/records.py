@@ -1,7 +1,9 @@
 """Plain typed records for queues, tasks and attempts: the store's vocabulary.
 
-They hold resolved values (defaults already filled in) and know nothing of protobuf;
-`emulator.api.convert` translates between them and the wire messages.
+They hold resolved values (`emulator.store.defaults` fills in every default) and know
+nothing of protobuf; `emulator.api.convert` translates between them and the wire
+messages. `Attempt` is the public record of one delivery (`emulator.Attempt`);
+`AttemptSummary` is what a task shows of its first and last attempt.
 """
 
 from __future__ import annotations
@@ -38,7 +40,23 @@ class View(enum.IntEnum):
     FULL = 2
 
 
-@dataclass
+class Scheme(enum.IntEnum):
+    """UriOverride.scheme; the unspecified value is documented as meaning HTTPS."""
+
+    SCHEME_UNSPECIFIED = 0
+    HTTP = 1
+    HTTPS = 2
+
+
+class EnforceMode(enum.IntEnum):
+    """UriOverride.uri_override_enforce_mode; unspecified means ALWAYS."""
+
+    URI_OVERRIDE_ENFORCE_MODE_UNSPECIFIED = 0
+    IF_NOT_EXISTS = 1
+    ALWAYS = 2
+
+
+@dataclass(slots=True)
 class RateLimits:
     max_dispatches_per_second: float = limits.DEFAULT_MAX_DISPATCHES_PER_SECOND
     max_concurrent_dispatches: int = limits.DEFAULT_MAX_CONCURRENT_DISPATCHES
@@ -51,7 +69,7 @@ class RateLimits:
         return limits.burst_size_for(self.max_dispatches_per_second)
 
 
-@dataclass
+@dataclass(slots=True)
 class RetryConfig:
     max_attempts: int = limits.DEFAULT_MAX_ATTEMPTS
     max_retry_duration: timedelta = limits.DEFAULT_MAX_RETRY_DURATION
@@ -60,7 +78,7 @@ class RetryConfig:
     max_doublings: int = limits.DEFAULT_MAX_DOUBLINGS
 
 
-@dataclass
+@dataclass(slots=True)
 class AppEngineRouting:
     service: str = ""
     version: str = ""
@@ -68,13 +86,13 @@ class AppEngineRouting:
     host: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class OAuthToken:
     service_account_email: str
     scope: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class OidcToken:
     service_account_email: str
     audience: str = ""
@@ -83,21 +101,21 @@ class OidcToken:
 Token = OAuthToken | OidcToken
 
 
-@dataclass
+@dataclass(slots=True)
 class UriOverride:
     """Each part is None when the override leaves it alone."""
 
-    scheme: int | None = None  # 1 HTTP, 2 HTTPS (0 documented as HTTPS)
+    scheme: Scheme | None = None
     host: str | None = None
     port: int | None = None  # 0 clears the port
     path: str | None = None
     query: str | None = None
-    enforce_mode: int = 0  # 0/2 ALWAYS, 1 IF_NOT_EXISTS
+    enforce_mode: EnforceMode = EnforceMode.URI_OVERRIDE_ENFORCE_MODE_UNSPECIFIED
 
 
-@dataclass
+@dataclass(slots=True)
 class HttpTarget:
-    """Queue-level overrides for HTTP tasks (reference §4.6)."""
+    """Queue-level overrides for HTTP tasks (the queue's `http_target`)."""
 
     uri_override: UriOverride | None = None
     http_method: HttpMethod = HttpMethod.HTTP_METHOD_UNSPECIFIED
@@ -105,7 +123,7 @@ class HttpTarget:
     token: Token | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Queue:
     name: QueueName
     rate_limits: RateLimits = field(default_factory=RateLimits)
@@ -115,9 +133,13 @@ class Queue:
     app_engine_routing_override: AppEngineRouting | None = None
     http_target: HttpTarget | None = None
     logging_sampling_ratio: float | None = None  # None: no logging config
+    # v2beta3-only fields (None: the default). tombstone_ttl reserves the names of this
+    # queue's finished tasks; task_ttl is stored and shown, not enforced.
+    task_ttl: timedelta | None = None
+    tombstone_ttl: timedelta | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class HttpRequest:
     url: str
     http_method: HttpMethod = HttpMethod.POST
@@ -126,7 +148,7 @@ class HttpRequest:
     token: Token | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class AppEngineHttpRequest:
     http_method: HttpMethod = HttpMethod.POST
     routing: AppEngineRouting | None = None
@@ -138,21 +160,23 @@ class AppEngineHttpRequest:
 TaskRequest = HttpRequest | AppEngineHttpRequest
 
 
-@dataclass
+@dataclass(slots=True)
 class AttemptStatus:
-    code: int
+    code: int  # a google.rpc.Code
     message: str = ""
 
 
-@dataclass
-class Attempt:
+@dataclass(slots=True)
+class AttemptSummary:
+    """A task's `first_attempt` / `last_attempt`, as the API shows them."""
+
     schedule_time: datetime | None = None
     dispatch_time: datetime | None = None
     response_time: datetime | None = None
     response_status: AttemptStatus | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Task:
     name: TaskName
     request: TaskRequest
@@ -162,17 +186,18 @@ class Task:
     retry_config: RetryConfig | None = None  # the task's own override, if any
     dispatch_count: int = 0
     response_count: int = 0
-    first_attempt: Attempt | None = None
-    last_attempt: Attempt | None = None
+    first_attempt: AttemptSummary | None = None
+    last_attempt: AttemptSummary | None = None
     seq: int = 0  # creation order, assigned by the store: purge cut-off and list order
     # Dispatch bookkeeping the API does not show but the service headers need.
     execution_count: int = 0  # earlier attempts answered by the handler (see dispatch)
     previous_response: int | None = None  # HTTP status of the latest answered attempt
 
 
-@dataclass
-class AttemptLog:
-    """One delivery attempt as the target saw it, kept for inspection (oldest first)."""
+@dataclass(slots=True)
+class Attempt:
+    """One delivery attempt as the target saw it (`emulator.Attempt`): kept, newest
+    `--attempt-history` of them, for `attempts()` and `/_emulator/attempts`."""
 
     project: str
     location: str

@@ -1,8 +1,8 @@
 """The single source of truth for every API surface and the dispatcher.
 
 All methods are synchronous and never await: on one event loop they cannot interleave,
-so no locks are needed. Every state change is announced to the listeners (the
-dispatcher), with the name of the queue it concerns.
+so no locks are needed. No other module writes the store's collections; every state
+change is announced to the listeners (the dispatcher) as a `Change`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,22 @@ from datetime import datetime, timedelta
 from emulator import errors
 from emulator.clock import Clock
 from emulator.store import limits
+from emulator.store.kept import AttemptHistory, CmekKeys, Operations
 from emulator.store.names import LocationName, QueueName, TaskName
-from emulator.store.records import Attempt, AttemptLog, AttemptStatus, Queue, QueueState, Task
+from emulator.store.records import Queue, QueueState, Task
+from emulator.store.tombstones import Tombstones
 
-# Called after every change with the queue it concerns, and the task when a task became
-# due at a (new) time: created or rescheduled.
-Listener = Callable[[QueueName, Task | None], None]
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What changed in the store, told to its listeners right after the change."""
+
+    queue: QueueName
+    task: Task | None = None  # a task due at its (new) schedule_time: created, rescheduled
+    run_now: bool = False  # RunTask: `task` is to be dispatched at once
+
+
+Listener = Callable[[Change], None]
 
 
 @dataclass
@@ -31,28 +41,6 @@ class _QueueSlot:
     policy: bytes = b""  # a serialized google.iam.v1.Policy; opaque to the emulator
 
 
-class _Tombstones:
-    """Names that stay reserved until their expiry, dropped lazily."""
-
-    def __init__(self) -> None:
-        self._until: dict[str, datetime] = {}
-
-    def add(self, name: str, until: datetime) -> None:
-        self._until[name] = until
-
-    def holds(self, name: str, now: datetime) -> bool:
-        until = self._until.get(name)
-        if until is None:
-            return False
-        if until <= now:
-            del self._until[name]
-            return False
-        return True
-
-    def clear(self) -> None:
-        self._until.clear()
-
-
 class Store:
     def __init__(
         self,
@@ -60,6 +48,7 @@ class Store:
         *,
         task_tombstone_ttl: timedelta = limits.DEFAULT_TASK_TOMBSTONE_TTL,
         queue_tombstone_ttl: timedelta = limits.DEFAULT_QUEUE_TOMBSTONE_TTL,
+        attempt_history: int = limits.DEFAULT_ATTEMPT_HISTORY,
     ) -> None:
         self.clock = clock
         self.task_tombstone_ttl = task_tombstone_ttl
@@ -67,35 +56,31 @@ class Store:
         self._listeners: list[Listener] = []
         self._seq = itertools.count(1)
         self._queues: dict[QueueName, _QueueSlot] = {}
-        self._task_tombstones = _Tombstones()
-        self._queue_tombstones = _Tombstones()
-        self.cmek_keys: dict[LocationName, str] = {}
-        self.operations: dict[str, bytes] = {}  # serialized google.longrunning.Operation
-        self.operation_by_request_id: dict[str, str] = {}  # batch idempotency keys
-        self.history: list[AttemptLog] = []  # every delivery attempt, oldest first
-        # v2beta3-only queue fields as JSON ("taskTtl", "tombstoneTtl"), by queue.
-        self.queue_extras: dict[QueueName, dict[str, str]] = {}
+        self._task_tombstones = Tombstones()
+        self._queue_tombstones = Tombstones()
+        self.attempts = AttemptHistory(attempt_history)
+        self.operations = Operations()
+        self.cmek_keys = CmekKeys()
 
     # -- notifications ---------------------------------------------------------------
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def _changed(self, name: QueueName, task: Task | None = None) -> None:
+    def _changed(self, name: QueueName, task: Task | None = None, run_now: bool = False) -> None:
+        change = Change(name, task, run_now)
         for listener in self._listeners:
-            listener(name, task)
+            listener(change)
 
     def reset(self) -> None:
-        """Forget everything: queues, tasks, tombstones, CMEK configs and operations."""
+        """Forget everything: queues, tasks, tombstones, CMEK configs, operations, attempts."""
         names = list(self._queues)
         self._queues.clear()
         self._task_tombstones.clear()
         self._queue_tombstones.clear()
         self.cmek_keys.clear()
         self.operations.clear()
-        self.operation_by_request_id.clear()
-        self.history.clear()
-        self.queue_extras.clear()
+        self.attempts.clear()
         for name in names:
             self._changed(name)
 
@@ -122,7 +107,8 @@ class Store:
     def put_queue(self, queue: Queue) -> Queue:
         """Replace a queue's configuration, creating the queue if it does not exist.
 
-        State and purge time are the store's: they survive the replacement.
+        State, purge time and the v2beta3 fields survive the replacement (they change
+        only through their own methods).
         """
         slot = self._queues.get(queue.name)
         if slot is None:
@@ -130,7 +116,9 @@ class Store:
             queue.state, queue.purge_time = QueueState.RUNNING, None
             self._queues[queue.name] = _QueueSlot(queue)
         else:
-            queue.state, queue.purge_time = slot.queue.state, slot.queue.purge_time
+            old = slot.queue
+            queue.state, queue.purge_time = old.state, old.purge_time
+            queue.task_ttl, queue.tombstone_ttl = old.task_ttl, old.tombstone_ttl
             slot.queue = queue
         self._changed(queue.name)
         return queue
@@ -144,11 +132,8 @@ class Store:
 
     def list_queues(self, parent: LocationName) -> list[Queue]:
         """The queues under `parent`, in lexicographical order of name."""
-        return [
-            slot.queue
-            for name, slot in sorted(self._queues.items(), key=lambda kv: str(kv[0]))
-            if name.parent == parent
-        ]
+        names = sorted((n for n in self._queues if n.parent == parent), key=str)
+        return [self._queues[name].queue for name in names]
 
     def queue_names(self) -> list[QueueName]:
         return list(self._queues)
@@ -161,7 +146,6 @@ class Store:
         now = self.clock.now()
         self._tombstone_tasks(slot.tasks.values(), now)
         del self._queues[name]
-        self.queue_extras.pop(name, None)
         if self.queue_tombstone_ttl > timedelta(0):
             self._queue_tombstones.add(str(name), now + self.queue_tombstone_ttl)
         self._changed(name)
@@ -185,6 +169,13 @@ class Store:
         self._changed(name)
         return slot.queue
 
+    def set_beta_fields(
+        self, name: QueueName, *, task_ttl: timedelta | None, tombstone_ttl: timedelta | None
+    ) -> None:
+        """The v2beta3-only fields of a queue (None: the default)."""
+        queue = self._slot(name).queue
+        queue.task_ttl, queue.tombstone_ttl = task_ttl, tombstone_ttl
+
     def get_policy(self, name: QueueName) -> bytes:
         return self._slot(name).policy
 
@@ -203,11 +194,9 @@ class Store:
 
     def task_tombstone_ttl_for(self, queue: QueueName) -> timedelta:
         """The queue's own tombstone_ttl (v2beta3) or the emulator's setting."""
-        ttl = self.queue_extras.get(queue, {}).get("tombstoneTtl")
-        return timedelta(seconds=float(ttl.removesuffix("s"))) if ttl else self.task_tombstone_ttl
-
-    def set_queue_extras(self, queue: QueueName, extras: dict[str, str]) -> None:
-        self.queue_extras[queue] = extras
+        slot = self._queues.get(queue)
+        own = slot.queue.tombstone_ttl if slot else None
+        return own if own is not None else self.task_tombstone_ttl
 
     def _tombstone_tasks(self, tasks: Iterable[Task], now: datetime) -> None:
         for task in tasks:
@@ -235,8 +224,8 @@ class Store:
         return task
 
     def list_tasks(self, queue: QueueName) -> list[Task]:
-        """The queue's tasks in creation order."""
-        return sorted(self._slot(queue).tasks.values(), key=lambda t: t.seq)
+        """The queue's tasks in creation order (dicts keep insertion order)."""
+        return list(self._slot(queue).tasks.values())
 
     def delete_task(self, name: TaskName) -> Task:
         """Remove a task and reserve its name (DeleteTask, success, retries exhausted)."""
@@ -246,7 +235,14 @@ class Store:
         self._changed(name.queue_name)
         return task
 
-    # -- dispatch bookkeeping ----------------------------------------------------------
+    def run_task(self, name: TaskName) -> Task:
+        """RunTask: the task is dispatched at once by whoever listens (the dispatcher),
+        which records the dispatch before this returns."""
+        task = self.get_task(name)
+        self._changed(name.queue_name, task, run_now=True)
+        return task
+
+    # -- dispatch bookkeeping (the per-attempt counters are in store.bookkeeping) -------
     # The dispatcher holds task records across awaits; these methods take the record and
     # act only while it is still the live task of its name (not deleted, purged, or
     # replaced), so a finished attempt never resurrects a task.
@@ -254,32 +250,6 @@ class Store:
     def is_live(self, task: Task) -> bool:
         slot = self._queues.get(task.name.queue_name)
         return slot is not None and slot.tasks.get(task.name.task) is task
-
-    def record_dispatch(self, task: Task, now: datetime) -> int:
-        """Count an attempt that starts now; returns its number (1-based)."""
-        task.dispatch_count += 1
-        task.last_attempt = Attempt(schedule_time=task.schedule_time, dispatch_time=now)
-        if task.first_attempt is None:
-            task.first_attempt = Attempt(dispatch_time=now)
-        return task.dispatch_count
-
-    def record_result(
-        self,
-        task: Task,
-        *,
-        attempt: Attempt,
-        status: AttemptStatus,
-        http_status: int | None,
-        counts_as_execution: bool,
-        now: datetime,
-    ) -> None:
-        """Complete `attempt` (the one this result answers) with its outcome."""
-        attempt.response_time = now
-        attempt.response_status = status
-        if http_status is not None:
-            task.response_count += 1
-            task.execution_count += counts_as_execution
-        task.previous_response = http_status
 
     def reschedule(self, task: Task, when: datetime) -> None:
         if self.is_live(task):

@@ -1,4 +1,5 @@
-"""Value rules for queue configurations and new tasks (reference §4, §5).
+"""Value rules for queue configurations and new tasks, as the Cloud Tasks API reference
+states them for each field (Queue, RateLimits, RetryConfig, Task, HttpRequest).
 
 Messages for rules whose production wording is unknown are our own; each names the
 field and the allowed range so the caller can fix the request without reading docs.
@@ -10,10 +11,9 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from emulator import errors
-from emulator.store import limits
+from emulator.store import limits, rules
 from emulator.store.records import (
     AppEngineHttpRequest,
-    HttpMethod,
     HttpRequest,
     HttpTarget,
     OAuthToken,
@@ -24,12 +24,10 @@ from emulator.store.records import (
     UriOverride,
 )
 
-HTTP_BODY_METHODS = {HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH}
-APP_ENGINE_BODY_METHODS = {HttpMethod.POST, HttpMethod.PUT}
 
-
-def _invalid(message: str) -> errors.InvalidArgument:
-    return errors.InvalidArgument(message)
+def _invalid(field: str, problem: str) -> errors.InvalidArgument:
+    """INVALID_ARGUMENT for `field`, worded "<field> <problem>"."""
+    return errors.InvalidArgument(f"{field} {problem}", field=field)
 
 
 def _seconds(td: timedelta) -> str:
@@ -40,20 +38,22 @@ def validate_queue(queue: Queue) -> None:
     rate = queue.rate_limits.max_dispatches_per_second
     if not 0 < rate <= limits.MAX_DISPATCHES_PER_SECOND:
         raise _invalid(
-            f"rate_limits.max_dispatches_per_second must be greater than 0 and at most "
-            f"{limits.MAX_DISPATCHES_PER_SECOND:g}, got {rate:g}."
+            "rate_limits.max_dispatches_per_second",
+            f"must be greater than 0 and at most "
+            f"{limits.MAX_DISPATCHES_PER_SECOND:g}, got {rate:g}.",
         )
     concurrency = queue.rate_limits.max_concurrent_dispatches
     if not 0 < concurrency <= limits.MAX_CONCURRENT_DISPATCHES:
         raise _invalid(
-            f"rate_limits.max_concurrent_dispatches must be between 1 and "
-            f"{limits.MAX_CONCURRENT_DISPATCHES}, got {concurrency}."
+            "rate_limits.max_concurrent_dispatches",
+            f"must be between 1 and {limits.MAX_CONCURRENT_DISPATCHES}, got {concurrency}.",
         )
     validate_retry_config(queue.retry_config, "retry_config")
     ratio = queue.logging_sampling_ratio
     if ratio is not None and not 0.0 <= ratio <= 1.0:
         raise _invalid(
-            f"stackdriver_logging_config.sampling_ratio must be between 0.0 and 1.0, got {ratio:g}."
+            "stackdriver_logging_config.sampling_ratio",
+            f"must be between 0.0 and 1.0, got {ratio:g}.",
         )
     if queue.http_target is not None:
         _validate_http_target(queue.http_target)
@@ -62,19 +62,23 @@ def validate_queue(queue: Queue) -> None:
 def validate_retry_config(config: RetryConfig, prefix: str) -> None:
     if config.max_attempts < limits.UNLIMITED_ATTEMPTS:
         raise _invalid(
-            f"{prefix}.max_attempts must be -1 (unlimited) or greater, got {config.max_attempts}."
+            f"{prefix}.max_attempts",
+            f"must be -1 (unlimited) or greater, got {config.max_attempts}.",
         )
     for field in ("max_retry_duration", "min_backoff", "max_backoff"):
         value: timedelta = getattr(config, field)
         if value < timedelta(0):
-            raise _invalid(f"{prefix}.{field} must not be negative, got {_seconds(value)}.")
+            raise _invalid(f"{prefix}.{field}", f"must not be negative, got {_seconds(value)}.")
     if config.min_backoff > config.max_backoff:
         raise _invalid(
-            f"{prefix}.min_backoff ({_seconds(config.min_backoff)}) must not be greater "
-            f"than {prefix}.max_backoff ({_seconds(config.max_backoff)})."
+            f"{prefix}.min_backoff",
+            f"({_seconds(config.min_backoff)}) must not be greater "
+            f"than {prefix}.max_backoff ({_seconds(config.max_backoff)}).",
         )
     if config.max_doublings < 0:
-        raise _invalid(f"{prefix}.max_doublings must not be negative, got {config.max_doublings}.")
+        raise _invalid(
+            f"{prefix}.max_doublings", f"must not be negative, got {config.max_doublings}."
+        )
 
 
 def _validate_http_target(target: HttpTarget) -> None:
@@ -84,37 +88,30 @@ def _validate_http_target(target: HttpTarget) -> None:
     if isinstance(target.token, OAuthToken) and not (
         target.token.service_account_email and target.token.scope
     ):
-        raise _invalid("http_target.oauth_token needs both service_account_email and scope.")
+        raise _invalid("http_target.oauth_token", "needs both service_account_email and scope.")
     if isinstance(target.token, OidcToken) and not (
         target.token.service_account_email and target.token.audience
     ):
-        raise _invalid("http_target.oidc_token needs both service_account_email and audience.")
+        raise _invalid("http_target.oidc_token", "needs both service_account_email and audience.")
     _validate_headers(dict(target.header_overrides), "http_target.header_overrides")
 
 
 def _validate_uri_override(override: UriOverride) -> None:
     if override.host is not None and not override.host:
-        raise _invalid("http_target.uri_override.host must not be empty when it is set.")
+        raise _invalid("http_target.uri_override.host", "must not be empty when it is set.")
     if override.port is not None and override.port < 0:
-        raise _invalid(f"http_target.uri_override.port must be positive, got {override.port}.")
-    if override.scheme is not None and override.scheme not in (0, 1, 2):
-        raise _invalid(f"http_target.uri_override.scheme has an unknown value {override.scheme}.")
-    if override.enforce_mode not in (0, 1, 2):
-        raise _invalid(
-            "http_target.uri_override.uri_override_enforce_mode has an unknown value "
-            f"{override.enforce_mode}."
-        )
+        raise _invalid("http_target.uri_override.port", f"must be positive, got {override.port}.")
 
 
 def _validate_headers(headers: dict[str, str], field: str) -> None:
     size = sum(len(k) + len(v) for k, v in headers.items())
     if size >= limits.MAX_HEADERS_SIZE:
-        raise _invalid(f"{field} must total less than 80 KB, got {size} bytes.")
+        raise _invalid(f"{field}", f"must total less than 80 KB, got {size} bytes.")
 
 
 def validate_task(task: Task, queue: Queue, now: datetime) -> None:
     if task.schedule_time > now + limits.MAX_SCHEDULE_AHEAD:
-        raise _invalid("Task.schedule_time must be at most 720 hours (30 days) in the future.")
+        raise _invalid("Task.schedule_time", "must be at most 720 hours (30 days) in the future.")
     request = task.request
     if isinstance(request, HttpRequest):
         _validate_http_request(request, queue)
@@ -124,8 +121,9 @@ def validate_task(task: Task, queue: Queue, now: datetime) -> None:
         low, high = limits.APP_ENGINE_DISPATCH_DEADLINE_RANGE
     if not low <= task.dispatch_deadline <= high:
         raise _invalid(
-            f"Task.dispatch_deadline must be between {_seconds(low)} and {_seconds(high)}, "
-            f"got {_seconds(task.dispatch_deadline)}."
+            "Task.dispatch_deadline",
+            f"must be between {_seconds(low)} and {_seconds(high)}, "
+            f"got {_seconds(task.dispatch_deadline)}.",
         )
     if task.retry_config is not None:
         validate_retry_config(task.retry_config, "Task.retry_config")
@@ -136,46 +134,47 @@ def _validate_http_request(request: HttpRequest, queue: Queue) -> None:
     if not request.url:
         # The queue's uri_override can supply the whole URL (as BufferTask relies on).
         if override is None or not override.host:
-            raise _invalid("HttpRequest.url is required.")
+            raise _invalid("HttpRequest.url", "is required.")
     else:
         scheme = urlsplit(request.url).scheme if "://" in request.url else ""
         if scheme not in ("http", "https") or not urlsplit(request.url).netloc:
             raise _invalid(
-                f'HttpRequest.url must be an absolute URL starting with "http://" or '
-                f'"https://", got "{request.url[:200]}".'
+                "HttpRequest.url",
+                'must be an absolute URL starting with "http://" or '
+                f'"https://", got "{request.url[:200]}".',
             )
         if len(request.url) > limits.MAX_URL_LENGTH:
             raise _invalid(
-                f"HttpRequest.url must be at most {limits.MAX_URL_LENGTH} characters, "
-                f"got {len(request.url)}."
+                "HttpRequest.url",
+                f"must be at most {limits.MAX_URL_LENGTH} characters, got {len(request.url)}.",
             )
-    if request.body and request.http_method not in HTTP_BODY_METHODS:
+    if request.body and request.http_method not in rules.HTTP_BODY_METHODS:
         raise _invalid(
-            f"HttpRequest.body is only allowed with POST, PUT or PATCH, not "
-            f"{request.http_method.name}."
+            "HttpRequest.body",
+            f"is only allowed with POST, PUT or PATCH, not {request.http_method.name}.",
         )
     _validate_headers(request.headers, "HttpRequest.headers")
     if isinstance(request.token, OAuthToken | OidcToken) and not (
         request.token.service_account_email
     ):
-        raise _invalid("The token's service_account_email is required.")
+        raise _invalid("The token's service_account_email", "is required.")
 
 
 def _validate_app_engine_request(request: AppEngineHttpRequest) -> None:
     uri = request.relative_uri
     if not uri.startswith("/") or any(c.isspace() for c in uri):
         raise _invalid(
-            f'AppEngineHttpRequest.relative_uri must start with "/" and contain no spaces, '
-            f'got "{uri[:200]}".'
+            "AppEngineHttpRequest.relative_uri",
+            f'must start with "/" and contain no spaces, got "{uri[:200]}".',
         )
     if len(uri) > limits.MAX_URL_LENGTH:
         raise _invalid(
-            f"AppEngineHttpRequest.relative_uri must be at most {limits.MAX_URL_LENGTH} "
-            f"characters, got {len(uri)}."
+            "AppEngineHttpRequest.relative_uri",
+            f"must be at most {limits.MAX_URL_LENGTH} characters, got {len(uri)}.",
         )
-    if request.body and request.http_method not in APP_ENGINE_BODY_METHODS:
+    if request.body and request.http_method not in rules.APP_ENGINE_BODY_METHODS:
         raise _invalid(
-            f"AppEngineHttpRequest.body is only allowed with POST or PUT, not "
-            f"{request.http_method.name}."
+            "AppEngineHttpRequest.body",
+            f"is only allowed with POST or PUT, not {request.http_method.name}.",
         )
     _validate_headers(request.headers, "AppEngineHttpRequest.headers")

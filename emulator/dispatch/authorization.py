@@ -1,11 +1,13 @@
-"""Authorization tokens for dispatched requests (reference §8.3).
+"""The Authorization header of dispatched requests: OIDC ID tokens and OAuth tokens.
 
+As the HttpRequest.oidc_token / oauth_token fields of the Cloud Tasks API describe them:
 OIDC tokens are RS256 JWTs with Google's service-account ID-token claims, signed by a
 key made on first use (or loaded from a PEM file). The public half is served as a JWKS
 on the HTTP port, so handlers verify tokens with standard libraries. OAuth tokens are
-opaque bearer strings with a recognisable prefix. Token times are wall-clock time, not
-the virtual clock, because handlers check them against real time.
+opaque bearer strings with a recognisable prefix.
 
+Token times are wall-clock time, not the virtual clock, because handlers check them
+against real time: this module is the one place allowed to read the wall clock directly.
 The private key is never served or logged.
 """
 
@@ -34,7 +36,9 @@ def account_id(email: str) -> str:
     return str(10**20 + digest % 10**20)
 
 
-class TokenMinter:
+class Authorizer:
+    """Signs OIDC ID tokens with the emulator's key and mints OAuth access tokens."""
+
     def __init__(self, issuer: str, private_key_pem: bytes | None = None) -> None:
         self.issuer = issuer
         self._pem = private_key_pem

@@ -16,8 +16,8 @@ Our format:
           header_overrides: {X-From: emulator}
 
 App Engine's queue.yaml (`queue:` at the top) is mapped field by field the way
-`gcloud app deploy` maps it (reference §14). A bad file stops the start with its name,
-line and field.
+`gcloud app deploy` maps it (the README's "Queues at start-up" lists the mapping). A bad
+file stops the start with its name, line and field.
 """
 
 from __future__ import annotations
@@ -33,21 +33,14 @@ from google.protobuf import json_format
 
 from emulator import errors
 from emulator.api import convert
-from emulator.errors import StartupError
+from emulator.errors import ConfigError, StartupError
+from emulator.settings import parse_duration
 from emulator.store import validation
 from emulator.store.names import QueueName
 from emulator.store.records import AppEngineRouting, Queue, QueueState, RetryConfig
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _RATE = re.compile(r"(\d+(?:\.\d+)?)/([smhd])")
 _RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class ConfigError(StartupError):
-    def __init__(self, source: str, line: int | None, field: str, problem: str) -> None:
-        where = f"{source}:{line}" if line else source
-        super().__init__(f"{where}: {field}: {problem}")
 
 
 @dataclass
@@ -113,10 +106,14 @@ class _Reader:
         return value
 
     def duration(self, value: Any, path: str) -> timedelta:
-        match = _DURATION.fullmatch(str(value).strip())
-        if isinstance(value, bool) or not match:
-            raise self.fail(path, f"not a duration: {value!r} (examples: 0.5s, 90s, 15m, 2h, 7d)")
-        return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+        try:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return parse_duration(str(value))
+        except ValueError:
+            raise self.fail(
+                path, f"not a duration: {value!r} (examples: 0.5s, 90s, 15m, 2h, 7d)"
+            ) from None
 
     def number(self, value: Any, path: str, kind: type = float) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -203,8 +200,7 @@ def _validate(queue: Queue, reader: _Reader, path: str) -> None:
     try:
         validation.validate_queue(queue)
     except errors.ApiError as error:
-        field = re.match(r"([a-z_]+(?:\.[a-z_]+)*)", error.message)
-        raise reader.fail(f"{path}.{field[1]}" if field else path, error.message) from None
+        raise reader.fail(f"{path}.{error.field}" if error.field else path, error.message) from None
 
 
 # -- App Engine queue.yaml ----------------------------------------------------------------

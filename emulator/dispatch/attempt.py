@@ -1,0 +1,196 @@
+"""One delivery attempt: build the request, send it before its deadline, settle the task.
+
+The deadline is a timer on the emulator's clock, so moving a virtual clock past it times
+the attempt out at once. Whatever goes wrong is an outcome, never an exception that
+escapes: the task is always settled (retried or deleted), and the attempt recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from emulator.clock import Clock, real_seconds
+from emulator.dispatch import backoff, request
+from emulator.dispatch.authorization import Authorizer
+from emulator.dispatch.request import OutgoingRequest
+from emulator.dispatch.sender import Outcome, Sender
+from emulator.errors import Code
+from emulator.store import Store, bookkeeping
+from emulator.store.records import (
+    Attempt,
+    AttemptStatus,
+    AttemptSummary,
+    HttpRequest,
+    Queue,
+    Task,
+)
+
+log = logging.getLogger("emulator.dispatch")
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """An attempt that has been sent (or could not be): its record and outcome."""
+
+    record: Attempt
+    outcome: Outcome
+    seconds: float  # real time it took
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What every attempt needs: where to record it, what time it is, how to send."""
+
+    store: Store
+    clock: Clock
+    sender: Sender
+    authorizer: Authorizer
+    app_engine_url: str
+
+    async def send(self, task: Task, queue: Queue, summary: AttemptSummary) -> Sent:
+        """Build and send the attempt whose dispatch `summary` is already recorded."""
+        started = real_seconds()
+        record, outgoing, outcome = self._prepare(task, queue, task.dispatch_count, summary)
+        if outgoing is not None:
+            assert summary.dispatch_time is not None
+            outcome = await self._send(outgoing, summary.dispatch_time + outgoing.timeout)
+        return Sent(record, outcome, real_seconds() - started)
+
+    def settle(self, task: Task, summary: AttemptSummary, sent: Sent, *, forced: bool) -> None:
+        """Record the outcome, retry or delete the task, and log one line."""
+        outcome = sent.outcome
+        at = outcome.at or self.clock.now()
+        self.store.attempts.settle(sent.record, status=outcome.status, error=outcome.error, at=at)
+        result = self._settle(task, summary, outcome, at, summary.dispatch_time if forced else None)
+        name = task.name.queue_name
+        log.info(
+            "project=%s location=%s queue=%s task=%s attempt=%d %s latency=%.0fms %s",
+            name.project,
+            name.location,
+            name.queue,
+            task.name.task,
+            sent.record.attempt,
+            outcome.describe(),
+            sent.seconds * 1000,
+            result,
+        )
+
+    def _prepare(
+        self, task: Task, queue: Queue, number: int, summary: AttemptSummary
+    ) -> tuple[Attempt, OutgoingRequest | None, Outcome]:
+        """The attempt's record and request, or the outcome of a request that cannot be
+        built (e.g. a port out of range after the queue's URI override)."""
+        assert summary.dispatch_time is not None
+        outgoing: OutgoingRequest | None = None
+        outcome = Outcome()
+        try:
+            outgoing = request.build(
+                task, queue, number, authorizer=self.authorizer, app_engine_url=self.app_engine_url
+            )
+        except ValueError as error:
+            outcome = Outcome(error=f"invalid URL: {error}", error_code=Code.INVALID_ARGUMENT)
+        except Exception as error:
+            log.exception("cannot build the request of %s", task.name)
+            outcome = Outcome(error=f"cannot build the request: {error}", error_code=Code.INTERNAL)
+        name = task.name.queue_name
+        record = Attempt(
+            project=name.project,
+            location=name.location,
+            queue=name.queue,
+            task=task.name.task,
+            attempt=number,
+            method=outgoing.method if outgoing else "",
+            url=outgoing.url if outgoing else "",
+            headers=dict(outgoing.headers) if outgoing else {},
+            body=outgoing.body if outgoing else b"",
+            schedule_time=summary.schedule_time or summary.dispatch_time,
+            dispatch_time=summary.dispatch_time,
+        )
+        self.store.attempts.record(record)
+        return record, outgoing, outcome
+
+    async def _send(self, outgoing: OutgoingRequest, deadline: datetime) -> Outcome:
+        """The send's outcome, or DEADLINE_EXCEEDED once the clock reaches `deadline`
+        (the timer cancels this very task, so no second task waits beside it)."""
+        current = asyncio.current_task()
+        assert current is not None
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            current.cancel()
+
+        timer = self.clock.call_at(deadline, expire)
+        try:
+            return await self.sender.send(outgoing)
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            current.uncancel()
+            seconds = outgoing.timeout.total_seconds()
+            return Outcome(
+                error=f"no response within {seconds:g}s",
+                error_code=Code.DEADLINE_EXCEEDED,
+                at=deadline,  # it failed at its deadline, however late that was noticed
+            )
+        except Exception as error:
+            log.exception("sending %s failed unexpectedly", outgoing.url)
+            return Outcome(error=f"{type(error).__name__}: {error}", error_code=Code.INTERNAL)
+        finally:
+            timer.cancel()
+
+    def _settle(
+        self,
+        task: Task,
+        summary: AttemptSummary,
+        outcome: Outcome,
+        now: datetime,
+        forced_at: datetime | None,
+    ) -> str:
+        """Apply an attempt's outcome to the task; returns what happened, for the log."""
+        if not self.store.is_live(task):
+            return "discarded (task no longer exists)"
+        server_error = outcome.status is not None and outcome.status >= 500
+        bookkeeping.record_result(
+            task,
+            summary,
+            status=AttemptStatus(int(outcome.code), _status_message(outcome)),
+            http_status=outcome.status,
+            # HTTP targets do not count 5xx answers as executions; App Engine does.
+            counts_as_execution=not (isinstance(task.request, HttpRequest) and server_error),
+            now=now,
+        )
+        if outcome.succeeded:
+            self.store.finish_task(task)
+            return "deleted (succeeded)"
+        queue = self.store.find_queue(task.name.queue_name)
+        config = task.retry_config or (queue.retry_config if queue else None)
+        assert config is not None
+        assert task.first_attempt is not None
+        assert task.first_attempt.dispatch_time is not None
+        if backoff.retries_exhausted(
+            config,
+            attempts=task.dispatch_count,
+            first_attempt=task.first_attempt.dispatch_time,
+            created=task.create_time,
+            now=now,
+        ):
+            self.store.finish_task(task)
+            return "deleted (retries exhausted)"
+        delay = backoff.backoff_delay(task.dispatch_count, config)
+        retry_after = backoff.parse_retry_after(outcome.retry_after, now)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        when = (forced_at or now) + delay  # a RunTask failure counts from the RunTask time
+        self.store.reschedule(task, when)
+        return f"next={when.isoformat()}"
+
+
+def _status_message(outcome: Outcome) -> str:
+    if outcome.status is not None:
+        return f"HTTP status {outcome.status}"
+    return outcome.error or ""

@@ -1,0 +1,38 @@
+"""A task's attempt counters, as the dispatcher records each attempt.
+
+These write only the task record they are given (its counters and attempt summaries);
+what happens to the task afterwards (rescheduled, finished) goes through the `Store`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from emulator.store.records import AttemptStatus, AttemptSummary, Task
+
+
+def record_dispatch(task: Task, now: datetime) -> AttemptSummary:
+    """Count an attempt that starts now; returns its summary (the new `last_attempt`)."""
+    task.dispatch_count += 1
+    task.last_attempt = AttemptSummary(schedule_time=task.schedule_time, dispatch_time=now)
+    if task.first_attempt is None:
+        task.first_attempt = AttemptSummary(dispatch_time=now)
+    return task.last_attempt
+
+
+def record_result(
+    task: Task,
+    attempt: AttemptSummary,
+    *,
+    status: AttemptStatus,
+    http_status: int | None,
+    counts_as_execution: bool,
+    now: datetime,
+) -> None:
+    """Complete `attempt` (the one this result answers) with its outcome."""
+    attempt.response_time = now
+    attempt.response_status = status
+    if http_status is not None:
+        task.response_count += 1
+        task.execution_count += counts_as_execution
+    task.previous_response = http_status

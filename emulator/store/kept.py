@@ -1,0 +1,80 @@
+"""What the store keeps beside queues and tasks: attempts, operations, CMEK keys.
+
+Each is owned by the `Store` (it creates them and clears them on reset); their methods
+are the only writers of their collections.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+
+from emulator.store.names import LocationName
+from emulator.store.records import Attempt
+
+
+class AttemptHistory:
+    """The newest `size` delivery attempts, oldest first (0 keeps none). An older
+    attempt, with its headers and body, is dropped when a new one is recorded."""
+
+    def __init__(self, size: int) -> None:
+        self._kept: deque[Attempt] = deque(maxlen=size)
+
+    def record(self, attempt: Attempt) -> None:
+        self._kept.append(attempt)
+
+    @staticmethod
+    def settle(attempt: Attempt, *, status: int | None, error: str | None, at: datetime) -> None:
+        """Complete an attempt with its outcome (kept or already dropped)."""
+        attempt.status, attempt.error, attempt.response_time = status, error, at
+
+    def all(self) -> list[Attempt]:
+        return list(self._kept)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+class Operations:
+    """Finished batch operations (serialized google.longrunning.Operation) by name, and
+    the operation each batch `request_id` made (idempotency)."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, bytes] = {}
+        self._by_request_id: dict[str, str] = {}
+
+    def put(self, name: str, operation: bytes, request_id: str = "") -> None:
+        self._by_name[name] = operation
+        if request_id:
+            self._by_request_id[request_id] = name
+
+    def find(self, name: str) -> bytes | None:
+        return self._by_name.get(name)
+
+    def for_request(self, request_id: str) -> bytes | None:
+        name = self._by_request_id.get(request_id)
+        return self._by_name.get(name) if name else None
+
+    def clear(self) -> None:
+        self._by_name.clear()
+        self._by_request_id.clear()
+
+
+class CmekKeys:
+    """The KMS key of each location's CMEK config; none configured by default."""
+
+    def __init__(self) -> None:
+        self._keys: dict[LocationName, str] = {}
+
+    def get(self, location: LocationName) -> str:
+        return self._keys.get(location, "")
+
+    def set(self, location: LocationName, key: str) -> None:
+        """An empty key turns CMEK off."""
+        if key:
+            self._keys[location] = key
+        else:
+            self._keys.pop(location, None)
+
+    def clear(self) -> None:
+        self._keys.clear()
