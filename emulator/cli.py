@@ -20,7 +20,6 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from emulator import __version__
 from emulator import startup_queues as queue_files
 from emulator.errors import StartupError
 from emulator.server import EmulatorServer
@@ -34,6 +33,7 @@ from emulator.settings import (
     split_host_port,
 )
 from emulator.startup_queues import StartupQueue
+from emulator.version import __version__
 
 log = logging.getLogger("emulator")
 

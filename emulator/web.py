@@ -16,11 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import __version__, errors
+from emulator import errors
 from emulator.api.status import to_json_envelope
 from emulator.clock import rfc3339
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control, attempt_json
 from emulator.dispatch.authorization import JWKS_PATH, OPENID_CONFIGURATION_PATH, Authorizer
+from emulator.version import __version__
 
 log = logging.getLogger("emulator.http")
 
