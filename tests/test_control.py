@@ -14,7 +14,7 @@ import pytest
 import requests
 from google.protobuf import duration_pb2
 
-from emulator import Emulator, control_proto, errors
+from emulator import Emulator, control_pb2, errors
 
 from support import Receiver
 
@@ -286,12 +286,12 @@ def test_http_control_errors_are_json(
 def test_grpc_control_service(
     cloud_tasks_emulator: Emulator, cloud_tasks_client, cloud_tasks_queue, handler_url
 ) -> None:
-    messages = control_proto.messages()
+    messages = vars(control_pb2)
     channel = grpc.insecure_channel(cloud_tasks_emulator.grpc_target)
 
     def call(rpc: str, request: object, response: str) -> object:
         method = channel.unary_unary(
-            f"/{control_proto.SERVICE}/{rpc}",
+            f"/{control_pb2.SERVICE}/{rpc}",
             request_serializer=lambda m: m.SerializeToString(),
             response_deserializer=messages[response].FromString,
         )
@@ -327,10 +327,10 @@ def test_grpc_control_service(
 
 def test_grpc_control_on_a_real_clock_is_failed_precondition() -> None:
     with Emulator(clock="real") as emulator:
-        messages = control_proto.messages()
+        messages = vars(control_pb2)
         channel = grpc.insecure_channel(emulator.grpc_target)
         advance = channel.unary_unary(
-            f"/{control_proto.SERVICE}/Advance",
+            f"/{control_pb2.SERVICE}/Advance",
             request_serializer=lambda m: m.SerializeToString(),
             response_deserializer=messages["AdvanceResponse"].FromString,
         )

@@ -1,7 +1,6 @@
 """The EmulatorControl gRPC service (protos/cloud_tasks_emulator/v1/control.proto).
 
-Its message classes are compiled from the .proto on the first call, so a server that is
-never asked to be controlled over gRPC pays nothing for it.
+Its messages are `emulator.control_pb2`, generated from the .proto by protos/generate.py.
 """
 
 from __future__ import annotations
@@ -12,25 +11,11 @@ from typing import Any
 
 import grpc
 
-from emulator import control_proto
+from emulator import control_pb2
 from emulator.api.convert import timestamp, to_datetime, to_timedelta
 from emulator.api.grpc_server import unary_handler
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control
 from emulator.store.records import Attempt
-
-
-class _Lazy:
-    """A request type that resolves to the compiled message class when first parsed."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def FromString(self, raw: bytes) -> Any:
-        return control_proto.messages()[self.name].FromString(raw)
-
-    @property
-    def DESCRIPTOR(self) -> Any:
-        return control_proto.messages()[self.name].DESCRIPTOR
 
 
 def _seconds(message: Any, field: str, default: float) -> float:
@@ -40,7 +25,7 @@ def _seconds(message: Any, field: str, default: float) -> float:
 
 
 def _attempt(entry: Attempt) -> Any:
-    message = control_proto.messages()["Attempt"](
+    message = control_pb2.Attempt(
         project=entry.project,
         location=entry.location,
         queue=entry.queue,
@@ -63,12 +48,9 @@ def _attempt(entry: Attempt) -> Any:
 
 
 def handler(control: Control) -> grpc.GenericRpcHandler:  # type: ignore[type-arg]
-    def message(name: str, **fields: Any) -> Any:
-        return control_proto.messages()[name](**fields)
-
     def reset(request: Any) -> Any:
         control.reset()
-        return message("ResetResponse")
+        return control_pb2.ResetResponse()
 
     async def advance(request: Any) -> Any:
         kind = request.WhichOneof("target")
@@ -77,11 +59,11 @@ def handler(control: Control) -> grpc.GenericRpcHandler:  # type: ignore[type-ar
             to=to_datetime(request.to) if kind == "to" else None,
             timeout=_seconds(request, "timeout", DEFAULT_ADVANCE_TIMEOUT),
         )
-        return message("AdvanceResponse", now=timestamp(now.astimezone(UTC)))
+        return control_pb2.AdvanceResponse(now=timestamp(now.astimezone(UTC)))
 
     async def wait_until_idle(request: Any) -> Any:
         await control.wait_until_idle(_seconds(request, "timeout", DEFAULT_IDLE_TIMEOUT))
-        return message("WaitUntilIdleResponse")
+        return control_pb2.WaitUntilIdleResponse()
 
     async def list_attempts(request: Any) -> Any:
         queue, task = request.queue or None, request.task or None
@@ -90,18 +72,18 @@ def handler(control: Control) -> grpc.GenericRpcHandler:  # type: ignore[type-ar
             entries = await control.wait_for_attempts(request.min_count, queue, task, timeout)
         else:
             entries = control.attempts(queue, task)
-        return message("ListAttemptsResponse", attempts=[_attempt(e) for e in entries])
+        return control_pb2.ListAttemptsResponse(attempts=[_attempt(e) for e in entries])
 
-    methods: dict[str, tuple[str, Callable[[Any], Any]]] = {
-        "Reset": ("ResetRequest", reset),
-        "Advance": ("AdvanceRequest", advance),
-        "WaitUntilIdle": ("WaitUntilIdleRequest", wait_until_idle),
-        "ListAttempts": ("ListAttemptsRequest", list_attempts),
+    methods: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+        "Reset": (control_pb2.ResetRequest, reset),
+        "Advance": (control_pb2.AdvanceRequest, advance),
+        "WaitUntilIdle": (control_pb2.WaitUntilIdleRequest, wait_until_idle),
+        "ListAttempts": (control_pb2.ListAttemptsRequest, list_attempts),
     }
     return grpc.method_handlers_generic_handler(
-        control_proto.SERVICE,
+        control_pb2.SERVICE,
         {
-            rpc: unary_handler(f"{control_proto.SERVICE}/{rpc}", _Lazy(request), method)
+            rpc: unary_handler(f"{control_pb2.SERVICE}/{rpc}", request, method)
             for rpc, (request, method) in methods.items()
         },
     )
