@@ -57,10 +57,9 @@ class Option:
 
 
 def _port(text: str) -> int:
-    port = int(text)
-    if not 0 <= port <= 65535:
+    if not text.strip().isdigit() or int(text) > 65535:
         raise ValueError(f"not a port: {text}")
-    return port
+    return int(text)
 
 
 def _log_level(text: str) -> str:
@@ -81,6 +80,12 @@ def _seconds(text: str) -> float:
     if value > 3600:
         raise ValueError(f"at most an hour: {text}")
     return value
+
+
+def _count(text: str) -> int:
+    if not text.strip().isdigit():
+        raise ValueError(f"not a count (0 or more): {text}")
+    return int(text)
 
 
 def _clock(text: str) -> str:
@@ -171,6 +176,13 @@ OPTIONS = [
         "real seconds /_emulator/advance lets an attempt in flight be answered before the "
         "virtual clock may pass its deadline",
         "SECONDS",
+    ),
+    Option(
+        "--attempt-history",
+        _count,
+        "delivery attempts kept for /_emulator/attempts, newest first; older ones (with "
+        "their headers and bodies) are dropped; 0 keeps none",
+        "N",
     ),
     Option("--oidc-issuer", str, "`iss` claim of OIDC tokens (empty: the HTTP URL)", "URL"),
     Option(

@@ -39,13 +39,17 @@ from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
 from emulator.startup_queues import StartupQueue
-from emulator.store import validation
+from emulator.store import limits, validation
 from emulator.store.names import QueueName
 from emulator.store.records import Attempt, Queue
 
 T = TypeVar("T")
 
 QueueSpec = str | Mapping[str, Any]  # a queue id / full name, or a Queue as a dict
+
+# What an Emulator in tests and scripts starts with (the pytest plugin's defaults too).
+TEST_CLOCK = "virtual"
+TEST_PROJECT = "test-project"
 
 
 class Emulator:
@@ -55,9 +59,9 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         http_port: int = 0,
-        clock: str = "virtual",
-        project: str = "test-project",
-        location: str = "us-central1",
+        clock: str = TEST_CLOCK,
+        project: str = TEST_PROJECT,
+        location: str = limits.DEFAULT_LOCATION,
         queues: Iterable[QueueSpec | StartupQueue] = (),
         **settings: Any,
     ) -> None:

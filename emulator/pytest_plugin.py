@@ -20,14 +20,15 @@ import pytest
 from google.cloud import tasks_v2
 
 from emulator import autoconnect
-from emulator.embedded import Emulator
+from emulator.embedded import TEST_CLOCK, TEST_PROJECT, Emulator
+from emulator.store import limits
 
 _OPTIONS = {
-    "clock": ("virtual", "virtual (real time that advance() can move) or real"),
+    "clock": (TEST_CLOCK, "virtual (real time that advance() can move) or real"),
     "port": ("0", "gRPC port of the test emulator (0: a free one)"),
     "http_port": ("0", "HTTP port of the test emulator (0: a free one)"),
-    "project": ("test-project", "project of the queues cloud_tasks_queue creates"),
-    "location": ("us-central1", "location of the queues cloud_tasks_queue creates"),
+    "project": (TEST_PROJECT, "project of the queues cloud_tasks_queue creates"),
+    "location": (limits.DEFAULT_LOCATION, "location of the queues cloud_tasks_queue creates"),
 }
 
 
