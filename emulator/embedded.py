@@ -16,11 +16,8 @@ but the server's own loop; their `a`-prefixed coroutines work from any event loo
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import threading
-from collections.abc import Coroutine, Iterable, Mapping
-from concurrent.futures import Future
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
@@ -36,6 +33,7 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import (
 
 from emulator.api import convert
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
+from emulator.loop_thread import LoopHost
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
 from emulator.startup_queues import StartupQueue
@@ -72,8 +70,7 @@ class Emulator:
             Settings(host=host, port=port, http_port=http_port, clock=clock, **settings),
             queues=[self._queue(spec) for spec in queues],
         )
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._host = LoopHost()
         self._channel: grpc.Channel | None = None
 
     @property
@@ -98,16 +95,11 @@ class Emulator:
 
     def start(self) -> Emulator:
         """Start on a background thread with its own event loop."""
-        loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=loop.run_forever, name="cloud-tasks-emulator", daemon=True
-        )
-        self._thread.start()
-        self._loop = loop
+        self._host.start_thread("cloud-tasks-emulator")
         try:
-            asyncio.run_coroutine_threadsafe(self.server.start(), loop).result()
+            self._host.run(self.server.start(), "async with Emulator()")
         except BaseException:
-            self._stop_thread()
+            self._host.release()
             raise
         return self
 
@@ -115,17 +107,9 @@ class Emulator:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
-        if self._thread is not None and self._loop is not None:
-            asyncio.run_coroutine_threadsafe(self.server.stop(0), self._loop).result()
-            self._stop_thread()
-
-    def _stop_thread(self) -> None:
-        assert self._loop is not None
-        assert self._thread is not None
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-        self._loop, self._thread = None, None
+        if self._host.threaded:
+            self._host.run(self.server.stop(0), "async with Emulator()")
+            self._host.release()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -134,7 +118,7 @@ class Emulator:
         self.stop()
 
     async def __aenter__(self) -> Emulator:
-        self._loop = asyncio.get_running_loop()
+        self._host.adopt()
         await self.server.start()
         return self
 
@@ -145,7 +129,7 @@ class Emulator:
         tb: TracebackType | None,
     ) -> None:
         await self.server.stop(0)
-        self._loop = None
+        self._host.release()
 
     # -- where and how to connect --------------------------------------------------------
 
@@ -188,41 +172,11 @@ class Emulator:
 
     # -- control -----------------------------------------------------------------------
 
-    def _on_server_loop(self) -> bool:
-        try:
-            return asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            return False
-
-    def _run(self, coro: Coroutine[Any, Any, T], instead: str) -> T:
-        if self._loop is None:
-            coro.close()
-            raise RuntimeError("the emulator is not running")
-        if self._on_server_loop():
-            coro.close()
-            raise RuntimeError(f"this would block the emulator's own event loop: use {instead}")
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return future.result()
-
-    async def _arun(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self._loop is None:
-            coro.close()
-            raise RuntimeError("the emulator is not running")
-        if self._on_server_loop():
-            return await coro
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
-
     def reset(self) -> None:
         """Forget all queues, tasks, tombstones and attempts; back to real time; re-create
         the start-up queues."""
 
-        async def reset() -> None:
-            self.server.control.reset()
-
-        if self._on_server_loop():
-            self.server.control.reset()
-        else:
-            self._run(reset(), "reset() from the loop directly")
+        self._host.call(self.server.control.reset, "reset() from the loop directly")
 
     def advance(
         self,
@@ -233,7 +187,7 @@ class Emulator:
     ) -> datetime:
         """Move the clock forward by `delta` (seconds or a timedelta) or `to` a time; every
         task due by then, retries included, fires in order before this returns."""
-        return self._run(self._advance(delta, to, timeout), "await emu.aadvance(...)")
+        return self._host.run(self._advance(delta, to, timeout), "await emu.aadvance(...)")
 
     async def aadvance(
         self,
@@ -242,7 +196,7 @@ class Emulator:
         to: datetime | None = None,
         timeout: float = DEFAULT_ADVANCE_TIMEOUT,
     ) -> datetime:
-        return await self._arun(self._advance(delta, to, timeout))
+        return await self._host.arun(self._advance(delta, to, timeout))
 
     async def _advance(
         self, delta: float | timedelta | None, to: datetime | None, timeout: float
@@ -253,10 +207,10 @@ class Emulator:
     def wait_until_idle(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
         """Return when no task is due now and no attempt is in flight (tasks scheduled
         later do not count); raise with what is still busy after `timeout` seconds."""
-        self._run(self.server.control.wait_until_idle(timeout), "await emu.await_until_idle()")
+        self._host.run(self.server.control.wait_until_idle(timeout), "await emu.await_until_idle()")
 
     async def await_until_idle(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
-        await self._arun(self.server.control.wait_until_idle(timeout))
+        await self._host.arun(self.server.control.wait_until_idle(timeout))
 
     def wait_for_attempts(
         self,
@@ -269,7 +223,7 @@ class Emulator:
         """Block until at least `count` attempts (of `queue`/`task`, as in `attempts()`)
         have settled since the last reset: answered, failed to connect, or timed out. Returns
         the settled ones, oldest first; raises DeadlineExceeded after `timeout` seconds."""
-        return self._run(
+        return self._host.run(
             self._settled(count, queue, task, timeout), "await emu.await_attempts(...)"
         )
 
@@ -282,7 +236,7 @@ class Emulator:
         timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> list[Attempt]:
         """`wait_for_attempts()` for async code, from any event loop."""
-        return await self._arun(self._settled(count, queue, task, timeout))
+        return await self._host.arun(self._settled(count, queue, task, timeout))
 
     async def _settled(
         self, count: int, queue: str | None, task: str | None, timeout: float
@@ -294,14 +248,12 @@ class Emulator:
     def attempts(self, queue: str | None = None, task: str | None = None) -> list[Attempt]:
         """Every delivery attempt since the last reset, oldest first, optionally of one
         queue and/or task. A short queue id matches that id in every project and location,
-        a full queue name only that queue; a task is a short id or a full name."""
-
-        async def snapshot() -> list[Attempt]:
-            return copy.deepcopy(self.server.control.attempts(queue, task))
-
-        if self._on_server_loop():
-            return copy.deepcopy(self.server.control.attempts(queue, task))
-        return self._run(snapshot(), "attempts() from the loop directly")
+        a full queue name only that queue; a task is a short id or a full name. The newest
+        `attempt_history` (10,000) are kept."""
+        return self._host.call(
+            lambda: copy.deepcopy(self.server.control.attempts(queue, task)),
+            "attempts() from the loop directly",
+        )
 
     @property
     def now(self) -> datetime:

@@ -147,7 +147,7 @@ class Store:
         self._tombstone_tasks(slot.tasks.values(), now)
         del self._queues[name]
         if self.queue_tombstone_ttl > timedelta(0):
-            self._queue_tombstones.add(str(name), now + self.queue_tombstone_ttl)
+            self._queue_tombstones.add(str(name), now + self.queue_tombstone_ttl, now)
         self._changed(name)
 
     def purge_queue(self, name: QueueName) -> Queue:
@@ -201,7 +201,7 @@ class Store:
     def _tombstone_tasks(self, tasks: Iterable[Task], now: datetime) -> None:
         for task in tasks:
             until = now + self.task_tombstone_ttl_for(task.name.queue_name)
-            self._task_tombstones.add(str(task.name), until)
+            self._task_tombstones.add(str(task.name), until, now)
 
     def create_task(self, task: Task) -> Task:
         slot = self._slot(task.name.queue_name)
