@@ -6,9 +6,10 @@ are the only writers of their collections.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from datetime import datetime
 
+from emulator.store import limits
 from emulator.store.names import LocationName
 from emulator.store.records import Attempt
 
@@ -37,23 +38,29 @@ class AttemptHistory:
 
 class Operations:
     """Finished batch operations (serialized google.longrunning.Operation) by name, and
-    the operation each batch `request_id` made (idempotency)."""
+    the operation each batch `request_id` made (idempotency). The newest `size` are kept:
+    a batch operation holds every task it created, so keeping all would grow forever."""
 
-    def __init__(self) -> None:
-        self._by_name: dict[str, bytes] = {}
+    def __init__(self, size: int = limits.OPERATIONS_KEPT) -> None:
+        self._size = size
+        self._by_name: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
         self._by_request_id: dict[str, str] = {}
 
     def put(self, name: str, operation: bytes, request_id: str = "") -> None:
-        self._by_name[name] = operation
+        self._by_name[name] = (operation, request_id)
         if request_id:
             self._by_request_id[request_id] = name
+        if len(self._by_name) > self._size:
+            _, (_, old_request_id) = self._by_name.popitem(last=False)
+            self._by_request_id.pop(old_request_id, None)
 
     def find(self, name: str) -> bytes | None:
-        return self._by_name.get(name)
+        kept = self._by_name.get(name)
+        return kept[0] if kept else None
 
     def for_request(self, request_id: str) -> bytes | None:
         name = self._by_request_id.get(request_id)
-        return self._by_name.get(name) if name else None
+        return self.find(name) if name else None
 
     def clear(self) -> None:
         self._by_name.clear()

@@ -55,6 +55,8 @@ DEFAULT_LOCATION = "us-central1"
 
 # Delivery attempts kept for inspection (attempts(), /_emulator/attempts); older ones go.
 DEFAULT_ATTEMPT_HISTORY = 10_000
+# Finished batch operations kept for GetOperation (and request_id idempotency).
+OPERATIONS_KEPT = 1000
 
 # The virtual clock stops well short of the largest Timestamp (9999-12-31), so every time
 # derived from "now" (schedule limits, retention, TTLs) stays representable.
