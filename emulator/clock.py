@@ -73,19 +73,6 @@ class Clock:
         self._arm(timer)
         return timer
 
-    async def sleep_until(self, when: datetime) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def wake() -> None:
-            if not future.done():
-                future.set_result(None)
-
-        timer = self.call_at(when, wake)
-        try:
-            await future
-        finally:
-            timer.cancel()
-
     def next_timer(self) -> datetime | None:
         """When the earliest pending timer is due (None: no timer is set)."""
         return min((timer.when for timer in self._timers), default=None)

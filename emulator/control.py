@@ -167,6 +167,11 @@ class Control:
         first, once there are at least `count` of them."""
         if count < 0:
             raise errors.InvalidArgument(f"The count must not be negative, got {count}.")
+        if count > self.store.attempts.size:
+            raise errors.InvalidArgument(
+                f"Only the newest {self.store.attempts.size} attempts are kept "
+                f"(--attempt-history): {count} can never have settled."
+            )
 
         def settled() -> list[Attempt]:
             return [a for a in self.attempts(queue, task) if a.response_time is not None]

@@ -154,7 +154,8 @@ class EmulatorServer:
 
     def reset(self) -> None:
         """A clean slate: no queues, tasks, tombstones or history; real time again; the
-        start-up queues re-created. Attempts in flight finish but are forgotten."""
+        start-up queues re-created. Attempts in flight are abandoned (cancelled)."""
+        self.dispatcher.abandon()
         self.store.reset()
         if isinstance(self.clock, VirtualClock):
             self.clock.reset()
@@ -163,13 +164,13 @@ class EmulatorServer:
     async def stop(self, grace: float = 0.5) -> None:
         if self._listener is not None:
             self._listener.close()  # no new connections; open ones are closed below
-        await self.dispatcher.stop()
         if self._web is not None:
             await self._web.cleanup()
             self._web = None
         if self._grpc is not None:
             await self._grpc.stop(grace)
             self._grpc = None
+        await self.dispatcher.stop()  # after the RPCs, which may still start attempts
         if self._listener is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1):

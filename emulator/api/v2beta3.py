@@ -67,11 +67,7 @@ def queue_stats(store: Store, in_flight: InFlight, name: QueueName) -> dict[str,
     minute_ago = store.clock.now() - timedelta(minutes=1)
     stats = BetaQueueStats(
         tasks_count=len(tasks),
-        executed_last_minute_count=sum(
-            1
-            for a in store.attempts.all()
-            if a.queue_name == str(name) and a.response_time and a.response_time >= minute_ago
-        ),
+        executed_last_minute_count=store.attempts.settled_since(str(name), minute_ago),
         concurrent_dispatches_count=in_flight(name),
         effective_execution_rate=store.get_queue(name).rate_limits.max_dispatches_per_second,
     )

@@ -50,13 +50,15 @@ class Delivery:
     authorizer: Authorizer
     app_engine_url: str
 
-    async def send(self, task: Task, queue: Queue, summary: AttemptSummary) -> Sent:
-        """Build and send the attempt whose dispatch `summary` is already recorded."""
+    async def send(
+        self, task: Task, queue: Queue, summary: AttemptSummary, deadline: datetime
+    ) -> Sent:
+        """Build and send the attempt whose dispatch `summary` is already recorded; it
+        fails with DEADLINE_EXCEEDED when the clock reaches `deadline`."""
         started = real_seconds()
         record, outgoing, outcome = self._prepare(task, queue, task.dispatch_count, summary)
         if outgoing is not None:
-            assert summary.dispatch_time is not None
-            outcome = await self._send(outgoing, summary.dispatch_time + outgoing.timeout)
+            outcome = await self._send(outgoing, deadline)
         return Sent(record, outcome, real_seconds() - started)
 
     def settle(self, task: Task, summary: AttemptSummary, sent: Sent, *, forced: bool) -> None:
@@ -128,9 +130,8 @@ class Delivery:
         try:
             return await self.sender.send(outgoing)
         except asyncio.CancelledError:
-            if not expired:
-                raise
-            current.uncancel()
+            if not expired or current.uncancel() > 0:
+                raise  # cancelled from outside (stop, reset), maybe besides the deadline
             seconds = outgoing.timeout.total_seconds()
             return Outcome(
                 error=f"no response within {seconds:g}s",

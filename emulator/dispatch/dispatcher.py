@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,14 +24,20 @@ from emulator.store.names import QueueName
 from emulator.store.records import AttemptSummary, Queue, QueueState, Task
 from emulator.store.store import Change
 
+log = logging.getLogger("emulator.dispatch")
+
 
 @dataclass(slots=True)
 class InFlight:
-    """An attempt under way: when it began (real seconds) and its deadline (clock)."""
+    """An attempt under way: its queue's scheduler (the one that counted it), when it
+    began (real seconds) and its deadline (clock)."""
 
     queue: QueueName
+    scheduler: QueueScheduler
+    task: Task
     started: float
     deadline: datetime
+    released: bool = False
 
 
 class Dispatcher:
@@ -64,13 +71,22 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
+        await asyncio.gather(*self.abandon(), return_exceptions=True)
         for timer in self._timers.values():
             timer.cancel()
+        self._timers.clear()
+        self.schedulers.clear()
+        self._dirty.clear()
+        self.rate_limited.clear()
+        await self.delivery.sender.close()
+
+    def abandon(self) -> list[asyncio.Task[None]]:
+        """Cancel every attempt in flight (reset, stop): their outcomes are not wanted.
+        Returns them, for a caller that wants to wait until they are gone."""
         attempts = list(self.in_flight)
         for attempt in attempts:
             attempt.cancel()
-        await asyncio.gather(*attempts, return_exceptions=True)
-        await self.delivery.sender.close()
+        return attempts
 
     # -- store events --------------------------------------------------------------------
 
@@ -93,7 +109,7 @@ class Dispatcher:
             scheduler.configure(queue.rate_limits, self.clock.now())
         if change.run_now and change.task is not None:
             scheduler.started()  # RunTask counts toward in-flight, never held back by it
-            self._start(change.task, queue, forced=True)
+            self._start(change.task, queue, scheduler, forced=True)
         elif change.task is not None:
             scheduler.push(change.task)
         self._mark(name)
@@ -110,7 +126,10 @@ class Dispatcher:
             self._wakeup.clear()
             dirty, self._dirty = self._dirty, set()
             for name in dirty:
-                self._pass(name)
+                try:
+                    self._pass(name)
+                except Exception:  # one queue's bug must not stop every queue
+                    log.exception("dispatching queue %s failed", name)
             self.changed.set()
 
     def _pass(self, name: QueueName) -> None:
@@ -123,9 +142,11 @@ class Dispatcher:
         self.rate_limited.discard(name)
         if queue is None or scheduler is None or queue.state != QueueState.RUNNING:
             return
+        if len(scheduler) > 2 * self.store.task_count(name) + 64:
+            scheduler.compact(self._valid)  # entries of deleted or moved tasks pile up
         decision = scheduler.take(self.clock.now(), self._valid)
         for task in decision.start:
-            self._start(task, queue, forced=False)
+            self._start(task, queue, scheduler, forced=False)
         if decision.rate_limited:
             self.rate_limited.add(name)
         if decision.next_at is not None:
@@ -140,35 +161,48 @@ class Dispatcher:
 
     # -- attempts ------------------------------------------------------------------------
 
-    def _start(self, task: Task, queue: Queue, *, forced: bool) -> None:
+    def _start(self, task: Task, queue: Queue, scheduler: QueueScheduler, *, forced: bool) -> None:
         now = self.clock.now()
         summary = bookkeeping.record_dispatch(task, now)
         self._busy_tasks[id(task)] += 1
-        attempt = asyncio.create_task(self._attempt(task, queue, summary, forced))
-        self.in_flight[attempt] = InFlight(queue.name, real_seconds(), now + task.dispatch_deadline)
+        deadline = now + task.dispatch_deadline
+        attempt = asyncio.create_task(self._attempt(task, queue, summary, deadline, forced))
+        self.in_flight[attempt] = InFlight(queue.name, scheduler, task, real_seconds(), deadline)
         attempt.add_done_callback(self._finished)
 
     async def _attempt(
-        self, task: Task, queue: Queue, summary: AttemptSummary, forced: bool
+        self,
+        task: Task,
+        queue: Queue,
+        summary: AttemptSummary,
+        deadline: datetime,
+        forced: bool,
     ) -> None:
+        current = asyncio.current_task()
+        assert current is not None
         try:
-            sent = await self.delivery.send(task, queue, summary)
+            sent = await self.delivery.send(task, queue, summary, deadline)
         finally:
-            self._release(task, queue.name)
+            self._release(self.in_flight[current])
         # Released first: the task a failure reschedules is no longer in flight.
         self.delivery.settle(task, summary, sent, forced=forced)
 
-    def _release(self, task: Task, name: QueueName) -> None:
-        self._busy_tasks[id(task)] -= 1
-        if not self._busy_tasks[id(task)]:
-            del self._busy_tasks[id(task)]
-        scheduler = self.schedulers.get(name)
-        if scheduler is not None:
-            scheduler.finished()
-            self._mark(name)  # a slot of the concurrency cap is free
+    def _release(self, entry: InFlight) -> None:
+        """The attempt's task and its slot of the concurrency cap are free (once)."""
+        if entry.released:
+            return
+        entry.released = True
+        key = id(entry.task)
+        self._busy_tasks[key] -= 1
+        if not self._busy_tasks[key]:
+            del self._busy_tasks[key]
+        entry.scheduler.finished()
+        if self.schedulers.get(entry.queue) is entry.scheduler:
+            self._mark(entry.queue)
 
     def _finished(self, attempt: asyncio.Task[None]) -> None:
-        del self.in_flight[attempt]
+        entry = self.in_flight.pop(attempt)
+        self._release(entry)  # an attempt cancelled before it ran never released itself
         self.changed.set()
 
     # -- what the control operations and the v2beta3 stats read ------------------------------

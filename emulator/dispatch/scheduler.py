@@ -63,9 +63,10 @@ class QueueScheduler:
 
     def take(self, now: datetime, valid: Valid) -> Decision:
         start: list[Task] = []
+        taken: set[int] = set()  # a task pushed twice for one time starts once
         while self._heap:
             entry = self._heap[0]
-            if not valid(entry.task, entry.due):
+            if id(entry.task) in taken or not valid(entry.task, entry.due):
                 heapq.heappop(self._heap)
                 continue
             if entry.due > now:
@@ -77,7 +78,13 @@ class QueueScheduler:
             heapq.heappop(self._heap)
             self.in_flight += 1
             start.append(entry.task)
+            taken.add(id(entry.task))
         return Decision(start, None, False)
+
+    def compact(self, valid: Valid) -> None:
+        """Drop every stale entry now, not only those that reach the top of the heap."""
+        self._heap = [entry for entry in self._heap if valid(entry.task, entry.due)]
+        heapq.heapify(self._heap)
 
     def __len__(self) -> int:
         """Heap entries, stale ones included."""

@@ -7,33 +7,48 @@ are the only writers of their collections.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from emulator.store import limits
 from emulator.store.names import LocationName
 from emulator.store.records import Attempt
 
+_RECENT = timedelta(minutes=1)
+
 
 class AttemptHistory:
     """The newest `size` delivery attempts, oldest first (0 keeps none). An older
-    attempt, with its headers and body, is dropped when a new one is recorded."""
+    attempt, with its headers and body, is dropped when a new one is recorded. Apart from
+    them, when each queue's attempts of the last minute settled (v2beta3 stats)."""
 
     def __init__(self, size: int) -> None:
+        self.size = size
         self._kept: deque[Attempt] = deque(maxlen=size)
+        self._recent: dict[str, deque[datetime]] = {}  # by full queue name
 
     def record(self, attempt: Attempt) -> None:
         self._kept.append(attempt)
 
-    @staticmethod
-    def settle(attempt: Attempt, *, status: int | None, error: str | None, at: datetime) -> None:
+    def settle(
+        self, attempt: Attempt, *, status: int | None, error: str | None, at: datetime
+    ) -> None:
         """Complete an attempt with its outcome (kept or already dropped)."""
         attempt.status, attempt.error, attempt.response_time = status, error, at
+        recent = self._recent.setdefault(attempt.queue_name, deque())
+        recent.append(at)
+        while recent and recent[0] < at - _RECENT:
+            recent.popleft()
+
+    def settled_since(self, queue_name: str, since: datetime) -> int:
+        """How many of the queue's attempts settled at `since` or later (within a minute)."""
+        return sum(1 for at in self._recent.get(queue_name, ()) if at >= since)
 
     def all(self) -> list[Attempt]:
         return list(self._kept)
 
     def clear(self) -> None:
         self._kept.clear()
+        self._recent.clear()
 
 
 class Operations:

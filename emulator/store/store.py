@@ -223,6 +223,10 @@ class Store:
             raise errors.NotFound(errors.ENTITY_NOT_FOUND)
         return task
 
+    def task_count(self, queue: QueueName) -> int:
+        slot = self._queues.get(queue)
+        return len(slot.tasks) if slot else 0
+
     def list_tasks(self, queue: QueueName) -> list[Task]:
         """The queue's tasks in creation order (dicts keep insertion order)."""
         return list(self._slot(queue).tasks.values())
@@ -239,7 +243,10 @@ class Store:
         """RunTask: the task is dispatched at once by whoever listens (the dispatcher),
         which records the dispatch before this returns."""
         task = self.get_task(name)
+        dispatched = task.dispatch_count
         self._changed(name.queue_name, task, run_now=True)
+        if task.dispatch_count == dispatched:
+            raise errors.FailedPrecondition("RunTask is not available: nothing dispatches tasks.")
         return task
 
     # -- dispatch bookkeeping (the per-attempt counters are in store.bookkeeping) -------
