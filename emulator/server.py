@@ -27,7 +27,7 @@ from emulator.dispatch.sender import Sender
 from emulator.errors import StartupError
 from emulator.settings import Settings, bracketed, connect_host
 from emulator.startup_queues import StartupQueue
-from emulator.store import Store
+from emulator.store import Store, limits
 from emulator.store.records import Queue, QueueState
 from emulator.web import make_app
 
@@ -73,7 +73,7 @@ class EmulatorServer:
         )
         self._grpc: grpc.aio.Server | None = None
         self._web: web.AppRunner | None = None
-        self._listener: asyncio.Server | None = None
+        self._listener: multiplex.SharedPort | None = None
         self.grpc_port = 0
         self.http_port = 0
 
@@ -94,7 +94,13 @@ class EmulatorServer:
                     f"{self.settings.oidc_key_file} is not a PEM RSA private key: {error}"
                 ) from None
         # No SO_REUSEPORT: a second emulator on a taken port must fail, not share it.
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        server = grpc.aio.server(
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", limits.MAX_REQUEST_BYTES),
+                ("grpc.max_send_message_length", limits.MAX_REQUEST_BYTES),
+            ]
+        )
         batch = BatchService(self.tasks)
         v2 = grpc_server.cloud_tasks_methods(self.tasks, IamService(self.store), batch)
         v2beta3 = V2beta3(v2, self.store, self.dispatcher.in_flight_count).methods(v2)
@@ -141,7 +147,7 @@ class EmulatorServer:
             raise StartupError(
                 f"cannot listen for HTTP on port {self.settings.http_port}: {error}"
             ) from None
-        self.http_port = self._listener.sockets[0].getsockname()[1]
+        self.http_port = self._listener.port
         self.authorizer.issuer = self.settings.oidc_issuer or self.http_url
         self._create_startup_queues()
         self.dispatcher.start()

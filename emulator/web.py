@@ -21,6 +21,7 @@ from emulator.api.status import to_json_envelope
 from emulator.clock import rfc3339
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control, attempt_json
 from emulator.dispatch.authorization import JWKS_PATH, OPENID_CONFIGURATION_PATH, Authorizer
+from emulator.store import limits
 from emulator.version import __version__
 
 log = logging.getLogger("emulator.http")
@@ -200,7 +201,7 @@ async def _clock(request: web.Request) -> web.Response:
 
 
 def make_app(grpc_target: str, authorizer: Authorizer, control: Control) -> web.Application:
-    app = web.Application(middlewares=[_errors])
+    app = web.Application(middlewares=[_errors], client_max_size=limits.MAX_REQUEST_BYTES)
     app[GRPC_TARGET] = grpc_target
     app[AUTHORIZER] = authorizer
     app[CONTROL] = control

@@ -27,28 +27,30 @@ _SNIFF_TIMEOUT = 30.0  # seconds a new connection may take to send its first byt
 
 
 class _Relay(asyncio.Protocol):
-    """One end of a relay: what it receives is written to `peer`."""
+    """One end of a relay: what it receives is written to `peer`. When either side goes
+    (EOF or loss), both are closed: HTTP/2 has no use for half-closed connections."""
 
-    def __init__(self, peer: asyncio.Transport | None = None) -> None:
+    def __init__(self, peer: asyncio.Transport, open_transports: set[asyncio.Transport]) -> None:
         self.peer = peer
+        self.open = open_transports
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.open.add(transport)
 
     def data_received(self, data: bytes) -> None:
-        if self.peer is not None:
-            self.peer.write(data)
+        self.peer.write(data)
 
     def eof_received(self) -> bool:
-        if self.peer is not None and self.peer.can_write_eof():
-            self.peer.write_eof()
-        return True  # keep our half open until the peer closes too
+        self.peer.close()  # after writing out what it still holds
+        return False  # and close this side too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.peer is not None:
-            self.peer.close()
+        if self.transport is not None:
+            self.open.discard(self.transport)
+        self.peer.close()
 
     # Flow control: when our transport cannot keep up, the peer stops reading.
     def pause_writing(self) -> None:
@@ -63,9 +65,15 @@ class _Relay(asyncio.Protocol):
 class _FirstBytes(asyncio.Protocol):
     """Reads a new connection's first bytes, then becomes HTTP/1 or a gRPC relay."""
 
-    def __init__(self, http: Callable[[], asyncio.Protocol], grpc_address: tuple[str, int]):
+    def __init__(
+        self,
+        http: Callable[[], asyncio.Protocol],
+        grpc_address: tuple[str, int],
+        relays: set[asyncio.Transport],
+    ) -> None:
         self.http = http
         self.grpc_address = grpc_address
+        self.relays = relays
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.relay: _Relay | None = None
@@ -104,7 +112,7 @@ class _FirstBytes(asyncio.Protocol):
         assert self.transport is not None
         self.timer.cancel()
         self.transport.pause_reading()
-        self.relay = _Relay(self.transport)
+        self.relay = _Relay(self.transport, self.relays)
         task = asyncio.get_running_loop().create_task(self._connect())
         task.add_done_callback(_log_failure)
 
@@ -112,9 +120,10 @@ class _FirstBytes(asyncio.Protocol):
         assert self.transport is not None
         assert self.relay is not None
         client = self.transport
+        relay = self.relay
         try:
             upstream, _ = await asyncio.get_running_loop().create_connection(
-                lambda: self.relay or _Relay(), *self.grpc_address
+                lambda: relay, *self.grpc_address
             )
         except OSError as error:
             log.warning("cannot relay a gRPC connection to the gRPC server: %s", error)
@@ -123,7 +132,7 @@ class _FirstBytes(asyncio.Protocol):
         if client.is_closing():
             upstream.close()
             return
-        downstream = _Relay(upstream)
+        downstream = _Relay(upstream, self.relays)
         client.set_protocol(downstream)
         downstream.connection_made(client)
         upstream.write(self.buffer)
@@ -143,14 +152,37 @@ def _log_failure(task: asyncio.Task[None]) -> None:
         log.error("relaying a gRPC connection failed", exc_info=task.exception())
 
 
+class SharedPort:
+    """The listening socket, and the relayed gRPC connections to close when it stops
+    (HTTP/1 connections are aiohttp's, which closes them itself)."""
+
+    def __init__(self, server: asyncio.Server, relays: set[asyncio.Transport]) -> None:
+        self.server = server
+        self._relays = relays
+
+    @property
+    def port(self) -> int:
+        return int(self.server.sockets[0].getsockname()[1])
+
+    def close(self) -> None:
+        self.server.close()
+        for transport in list(self._relays):
+            transport.close()
+
+    async def wait_closed(self) -> None:
+        await self.server.wait_closed()
+
+
 async def serve(
     http: Callable[[], asyncio.Protocol],
     grpc_address: tuple[str, int],
     host: str,
     port: int,
-) -> asyncio.Server:
+) -> SharedPort:
     """Listen on `host:port`; HTTP/1.x connections get a protocol from `http` (aiohttp's
     server), HTTP/2 ones are relayed to `grpc_address`."""
-    return await asyncio.get_running_loop().create_server(
-        lambda: _FirstBytes(http, grpc_address), host, port
+    relays: set[asyncio.Transport] = set()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: _FirstBytes(http, grpc_address, relays), host, port
     )
+    return SharedPort(server, relays)

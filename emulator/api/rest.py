@@ -206,7 +206,10 @@ class RestApi:
         elif route.body == "*":
             _parse_body(raw, message)
         elif route.body is not None:
-            _parse_body(raw, getattr(message, route.body), route.body)
+            field = getattr(message, route.body)
+            if raw.strip():
+                field.SetInParent()  # `{}` is an empty message, not a missing one
+            _parse_body(raw, field, route.body)
         elif raw.strip() not in (b"", b"{}"):
             raise errors.InvalidArgument(f"{request.method} {path} takes no request body.")
         if not isinstance(message, dict):

@@ -43,6 +43,10 @@ MAX_QUEUES_PAGE_SIZE = 9800
 MAX_TASKS_PAGE_SIZE = 1000
 PAGE_TOKEN_TTL = timedelta(hours=2)
 
+# Requests: the largest gRPC message and HTTP request body the emulator reads. A batch of
+# 100 tasks near the task size limit fits; anything larger is refused with a clear error.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+
 # Batches.
 MAX_BATCH_CREATE = 100
 MAX_BATCH_DELETE = 1000
