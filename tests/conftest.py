@@ -2,7 +2,9 @@
 
 The session's emulator is the pytest plugin's `cloud_tasks_emulator` (virtual clock,
 reset before each test). The API suites take `client`, which runs each test twice: over
-gRPC and over REST. Tests that need other settings start an `Emulator` of their own.
+gRPC and over REST (tests/delivery/ overrides it with the gRPC client alone). Tests that
+need other settings start an `Emulator` of their own (`start_emulator`, `client_of`).
+tests/unit/ tests the pure units directly, with no emulator.
 """
 
 from __future__ import annotations

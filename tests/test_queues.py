@@ -3,6 +3,7 @@ and errors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,15 @@ from grpc_status import rpc_status
 
 from emulator import Emulator, errors
 
-from support import PARENT, Client, expect_error, help_urls, http_task, queue_path
+from support import (
+    PARENT,
+    Client,
+    expect_error,
+    help_urls,
+    http_task,
+    known_rest_bug,
+    queue_path,
+)
 
 State = tasks_v2.Queue.State
 
@@ -117,15 +126,14 @@ def test_create_existing_queue_is_already_exists(client: Client, queue: tasks_v2
 def test_malformed_queue_name_is_invalid_argument_with_help(
     client: Client, name: str, request: pytest.FixtureRequest
 ) -> None:
-    if name == "" and client.transport.kind == "rest":
+    if name == "":
         # proto3 JSON drops the empty name, so the REST client sends the queue as `{}`;
         # by the HTTP mapping (`body: "queue"`) that is an empty queue, as over gRPC.
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason='REST: a body of {} is taken for "no queue" ("CreateQueueRequest.queue '
-                'is required.") instead of an empty queue, whose name is malformed',
-            )
+        known_rest_bug(
+            request,
+            client,
+            'a body of {} is taken for "no queue" ("CreateQueueRequest.queue is required.") '
+            "instead of an empty queue, whose name is malformed",
         )
     with expect_error(client, exceptions.InvalidArgument, errors.QUEUE_NAME_FORMAT) as raised:
         client.create_queue(parent=PARENT, queue={"name": name})
@@ -271,7 +279,9 @@ def test_delete_queue_removes_it_and_its_tasks(client: Client, queue: tasks_v2.Q
     assert list(client.list_tasks(parent=queue.name)) == []
 
 
-def test_queue_tombstone_blocks_recreation_until_it_expires(start_emulator, client_of) -> None:
+def test_queue_tombstone_blocks_recreation_until_it_expires(
+    start_emulator: Callable[..., Emulator], client_of: Callable[[Emulator], Client]
+) -> None:
     own = start_emulator(queue_tombstone_ttl=timedelta(days=7))
     client = client_of(own)
     queue = client.create_queue(parent=PARENT, queue={"name": queue_path("q")})
