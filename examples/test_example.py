@@ -1,15 +1,15 @@
 """Testing a Cloud Tasks producer and its worker with the pytest plugin's fixtures.
 
 The fixtures `cloud_tasks_emulator`, `cloud_tasks_client` and `cloud_tasks_queue` come
-with the package; only the worker needs a fixture of its own here.
+with the package; only the worker needs a fixture of its own here. The worker is an
+aiohttp app, so the tests are async: it serves on the test's own event loop while the
+test awaits the emulator (`aadvance`, `await_until_idle`, `await_attempts`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -19,34 +19,23 @@ from worker import RECEIVED, make_app
 
 
 @pytest.fixture
-def worker() -> Iterator[tuple[str, web.Application]]:
-    """The example worker on a free port, on a thread of its own."""
+async def worker() -> AsyncIterator[tuple[str, web.Application]]:
+    """The example worker on a free port: its URL and its app."""
     app = make_app()
-    loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
-
-    async def start() -> str:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    url = asyncio.run_coroutine_threadsafe(start(), loop).result()
-    yield url, app
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result()
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join()
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}", app
+    await runner.cleanup()
 
 
-def test_task_is_delivered_with_its_payload(
+async def test_task_is_delivered_with_its_payload(
     cloud_tasks_emulator, cloud_tasks_client, cloud_tasks_queue, worker
 ) -> None:
     url, app = worker
     queue = cloud_tasks_queue("emails")
     task = enqueue_email(cloud_tasks_client, queue, url, to="ada@example.com", subject="Welcome")
-    cloud_tasks_emulator.wait_until_idle()
+    await cloud_tasks_emulator.await_until_idle()
     assert app[RECEIVED] == [
         {
             "payload": {"to": "ada@example.com", "subject": "Welcome"},
@@ -55,7 +44,7 @@ def test_task_is_delivered_with_its_payload(
     ]
 
 
-def test_task_scheduled_a_day_ahead_fires_after_advancing_the_clock(
+async def test_task_scheduled_a_day_ahead_fires_after_advancing_the_clock(
     cloud_tasks_emulator, cloud_tasks_client, cloud_tasks_queue, worker
 ) -> None:
     url, app = worker
@@ -64,17 +53,17 @@ def test_task_scheduled_a_day_ahead_fires_after_advancing_the_clock(
     enqueue_email(
         cloud_tasks_client, queue, url, to="ada@example.com", subject="Reminder", at=tomorrow
     )
-    cloud_tasks_emulator.wait_until_idle()
+    await cloud_tasks_emulator.await_until_idle()
     assert app[RECEIVED] == []  # not due yet
 
-    cloud_tasks_emulator.advance(timedelta(hours=24))
+    await cloud_tasks_emulator.aadvance(timedelta(hours=24))
 
     assert [r["payload"]["subject"] for r in app[RECEIVED]] == ["Reminder"]
-    (attempt,) = cloud_tasks_emulator.attempts(queue=queue)
+    (attempt,) = await cloud_tasks_emulator.await_attempts(1, queue=queue)
     assert attempt.dispatch_time >= tomorrow
 
 
-def test_failing_handler_is_retried_on_the_backoff_schedule(
+async def test_failing_handler_is_retried_on_the_backoff_schedule(
     cloud_tasks_emulator, cloud_tasks_client, cloud_tasks_queue, worker
 ) -> None:
     url, _ = worker
@@ -86,9 +75,9 @@ def test_failing_handler_is_retried_on_the_backoff_schedule(
         parent=queue, task={"http_request": {"url": f"{url}/tasks/flaky"}}
     )
 
-    cloud_tasks_emulator.advance(timedelta(minutes=1))
+    await cloud_tasks_emulator.aadvance(timedelta(minutes=1))
 
-    attempts = cloud_tasks_emulator.attempts(task=task.name)
+    attempts = await cloud_tasks_emulator.await_attempts(3, task=task.name)
     assert [a.status for a in attempts] == [503, 503, 200]
     # Each retry was due exactly min_backoff * 2^(n-1) after the failure before it.
     waits = [b.schedule_time - a.response_time for a, b in itertools.pairwise(attempts)]

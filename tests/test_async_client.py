@@ -1,4 +1,5 @@
-"""The async client over grpc.aio: concurrent calls against the one store."""
+"""The async client over grpc.aio: concurrent calls against the one store (gRPC only: the
+async client has no REST transport here)."""
 
 from __future__ import annotations
 

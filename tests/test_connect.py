@@ -7,16 +7,19 @@ environment, so any lookup of them would fail the script.
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 import textwrap
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import tasks_v2, tasks_v2beta3
+from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
 from emulator import Emulator, autoconnect
@@ -71,15 +74,59 @@ def _run(script: str, *args: str, env: dict[str, str], cwd: Path | None = None) 
     return result.stdout
 
 
+def _collect_garbage_quietly() -> list[warnings.WarningMessage]:
+    """Collect garbage now; the ResourceWarnings it raises, instead of raising them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        gc.collect()
+    return [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+@pytest.fixture
+def one_port_emulator() -> Iterator[Emulator]:
+    """An emulator of its own for clients that reach gRPC through its HTTP port.
+
+    The port's gRPC relay (emulator/api/multiplex.py) leaves both sockets of a relayed
+    connection open once its client has gone (see the xfail test below). They are
+    collected here, once this emulator has stopped, so that their ResourceWarnings do not
+    fail whichever test the garbage collector happens to run in.
+    """
+    with Emulator() as emulator:
+        yield emulator
+    _collect_garbage_quietly()
+
+
+HEALTH_CHECK = """
+import sys
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+channel = grpc.insecure_channel(sys.argv[1])
+health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+"""  # and exit with the channel open, as a short script does
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="emulator/api/multiplex.py: a gRPC connection relayed by the HTTP port keeps both "
+    "its sockets open after its client process has exited (each side's EOF is passed on, and "
+    "neither socket is closed), also once the emulator stops: ResourceWarning when collected",
+)
+def test_a_relayed_grpc_connection_leaves_no_socket_open() -> None:
+    with Emulator() as emulator:
+        _run(HEALTH_CHECK, emulator.emulator_host, env=_clean_env())
+    assert _collect_garbage_quietly() == []
+
+
+@pytest.mark.filterwarnings("ignore:unclosed:ResourceWarning")  # the relay's leak, as above
 def test_an_unmodified_script_reaches_the_emulator_with_only_the_variable(
-    cloud_tasks_emulator: Emulator, receiver: Receiver
+    one_port_emulator: Emulator, receiver: Receiver
 ) -> None:
-    env = _clean_env(CLOUD_TASKS_EMULATOR_HOST=cloud_tasks_emulator.emulator_host)
+    env = _clean_env(CLOUD_TASKS_EMULATOR_HOST=one_port_emulator.emulator_host)
     out = _run(UNMODIFIED_APP, receiver.url, env=env)
     assert out.split() == ["CloudTasksGrpcTransport", "CloudTasksRestTransport"]
     paths = sorted(r["path"] for r in receiver.wait_for(3))
     assert paths == ["/async", "/rest", "/sync"]
-    attempts = cloud_tasks_emulator.attempts(queue="unmodified")
+    attempts = one_port_emulator.wait_for_attempts(3, queue="unmodified")
     assert {(a.project, a.status) for a in attempts} == {("app-project", 200)}
 
 
@@ -98,17 +145,23 @@ def test_explicit_transports_and_endpoints_are_never_overridden(
 ) -> None:
     monkeypatch.setenv("CLOUD_TASKS_EMULATOR_HOST", "127.0.0.1:9")  # nothing listens there
     autoconnect.install()
-    own = CloudTasksGrpcTransport(channel=grpc.insecure_channel(cloud_tasks_emulator.grpc_target))
-    assert tasks_v2.CloudTasksClient(transport=own).transport is own
+    with grpc.insecure_channel(cloud_tasks_emulator.grpc_target) as channel:
+        own = CloudTasksGrpcTransport(channel=channel)
+        assert tasks_v2.CloudTasksClient(transport=own).transport is own
     elsewhere = tasks_v2.CloudTasksClient(
         credentials=AnonymousCredentials(), client_options={"api_endpoint": "example.com:443"}
     )
     assert elsewhere.api_endpoint == "example.com:443"
 
 
-def test_the_autoconnect_fixture_points_clients_built_in_the_test(
-    cloud_tasks_autoconnect: str, cloud_tasks_emulator: Emulator
-) -> None:
+FIXTURE_TEST = """
+import os
+
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import tasks_v2, tasks_v2beta3
+
+
+def test_clients_built_in_the_test(cloud_tasks_autoconnect, cloud_tasks_emulator):
     assert os.environ["CLOUD_TASKS_EMULATOR_HOST"] == cloud_tasks_autoconnect
     client = tasks_v2.CloudTasksClient()  # as the code under test would build it
     parent = cloud_tasks_emulator.parent
@@ -117,6 +170,16 @@ def test_the_autoconnect_fixture_points_clients_built_in_the_test(
     assert seen.state == tasks_v2.Queue.State.RUNNING
     beta = tasks_v2beta3.CloudTasksClient(credentials=AnonymousCredentials())
     assert [q.name for q in beta.list_queues(parent=parent)] == [created.name]
+"""
+
+
+def test_the_autoconnect_fixture_points_clients_built_in_the_test(
+    pytester: pytest.Pytester,
+) -> None:
+    # In a pytest of its own: these clients reach gRPC through the emulator's HTTP port,
+    # whose relay leaks the connections' sockets (see the xfail test above).
+    pytester.makepyfile(test_fixture=FIXTURE_TEST)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120).assert_outcomes(passed=1)
 
 
 APP_MODULE = """

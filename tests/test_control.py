@@ -398,3 +398,32 @@ def test_http_advance_times_out_a_hanging_attempt_too(receiver: Receiver) -> Non
         assert response.status_code == 200, response.text
         _check_timed_out_on_the_virtual_clock(emulator, name)
         receiver.release()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=errors.DeadlineExceeded,
+    reason="emulator/dispatch/dispatcher.py: wait_for() sleeps until the grace of the *first* "
+    "attempt in flight ends; once that is past, later attempts still in their grace leave it "
+    "waiting out the whole timeout, so advance() overruns when attempts start at different times",
+)
+def test_advance_times_out_several_handlers_that_never_answer(receiver: Receiver) -> None:
+    receiver.hold()
+    with Emulator() as emulator:
+        client = emulator.client()
+        queue = client.create_queue(
+            parent=emulator.parent, queue={"name": emulator.queue_name("hangs")}
+        )
+        for _ in range(3):
+            client.create_task(
+                parent=queue.name,
+                task={
+                    "http_request": {"url": f"{receiver.url}/hang"},
+                    "dispatch_deadline": duration_pb2.Duration(seconds=15),
+                },
+            )
+        receiver.wait_for(3)
+        emulator.advance(timedelta(minutes=1), timeout=2)  # three 15 s deadlines on the way
+        timed_out = [a for a in emulator.attempts() if a.response_time is not None]
+        assert len(timed_out) >= 3
+        receiver.release()

@@ -19,6 +19,8 @@ from google.cloud import tasks_v2
 
 from emulator import Emulator
 
+from support import Receiver
+
 GCLOUD = shutil.which("gcloud") or "gcloud"
 PROJECT, LOCATION = "gcloud-project", "us-east1"
 PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
@@ -42,8 +44,8 @@ def _env(url: str, config: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def gcloud(harness, tmp_path: Path) -> Gcloud:
-    env = _env(harness.server.http_url, tmp_path / "gcloud-config")
+def gcloud(emu: Emulator, tmp_path: Path) -> Gcloud:
+    env = _env(emu.http_url, tmp_path / "gcloud-config")
 
     def run(*args: str, fmt: str = "json") -> Any:
         command = [GCLOUD, *args, f"--location={LOCATION}", f"--format={fmt}"]
@@ -56,7 +58,7 @@ def gcloud(harness, tmp_path: Path) -> Gcloud:
     return run
 
 
-def test_gcloud_queue_commands(gcloud: Gcloud, client: tasks_v2.CloudTasksClient) -> None:
+def test_gcloud_queue_commands(gcloud: Gcloud, grpc_client: tasks_v2.CloudTasksClient) -> None:
     gcloud(
         "tasks", "queues", "create", "jobs", "--max-attempts=5", "--max-dispatches-per-second=20"
     )
@@ -66,24 +68,26 @@ def test_gcloud_queue_commands(gcloud: Gcloud, client: tasks_v2.CloudTasksClient
     assert described["retryConfig"]["maxAttempts"] == 5
     assert described["rateLimits"]["maxBurstSize"] == 20
     gcloud("tasks", "queues", "update", "jobs", "--max-concurrent-dispatches=7")
-    queue = client.get_queue(name=f"{PARENT}/queues/jobs")
+    queue = grpc_client.get_queue(name=f"{PARENT}/queues/jobs")
     assert queue.rate_limits.max_concurrent_dispatches == 7
     assert queue.rate_limits.max_dispatches_per_second == 20
     gcloud("tasks", "queues", "pause", "jobs")
-    assert client.get_queue(name=queue.name).state == tasks_v2.Queue.State.PAUSED
+    assert grpc_client.get_queue(name=queue.name).state == tasks_v2.Queue.State.PAUSED
     listed = gcloud("tasks", "queues", "list")
     assert [(q["name"], q["state"]) for q in listed] == [(queue.name, "PAUSED")]
     gcloud("tasks", "queues", "resume", "jobs")
-    assert client.get_queue(name=queue.name).state == tasks_v2.Queue.State.RUNNING
-    client.create_task(parent=queue.name, task={"http_request": {"url": "http://127.0.0.1:9/"}})
+    assert grpc_client.get_queue(name=queue.name).state == tasks_v2.Queue.State.RUNNING
+    grpc_client.create_task(
+        parent=queue.name, task={"http_request": {"url": "http://127.0.0.1:9/"}}
+    )
     gcloud("tasks", "queues", "purge", "jobs")
-    assert list(client.list_tasks(parent=queue.name)) == []
+    assert list(grpc_client.list_tasks(parent=queue.name)) == []
     gcloud("tasks", "queues", "delete", "jobs")
-    assert list(client.list_queues(parent=PARENT)) == []
+    assert list(grpc_client.list_queues(parent=PARENT)) == []
 
 
 def test_gcloud_task_commands(
-    gcloud: Gcloud, client: tasks_v2.CloudTasksClient, harness, target
+    gcloud: Gcloud, grpc_client: tasks_v2.CloudTasksClient, emu: Emulator, receiver: Receiver
 ) -> None:
     gcloud("tasks", "queues", "create", "work")
     gcloud("tasks", "queues", "pause", "work")
@@ -92,12 +96,12 @@ def test_gcloud_task_commands(
         "create-http-task",
         "t1",
         "--queue=work",
-        f"--url={target.url}/hook",
+        f"--url={receiver.url}/hook",
         "--method=PUT",
         "--header=X-From:gcloud",
         "--body-content=hello",
     )
-    task = client.get_task(
+    task = grpc_client.get_task(
         request={"name": f"{PARENT}/queues/work/tasks/t1", "response_view": tasks_v2.Task.View.FULL}
     )
     assert task.http_request.http_method == tasks_v2.HttpMethod.PUT
@@ -106,14 +110,16 @@ def test_gcloud_task_commands(
     listed = gcloud("tasks", "list", "--queue=work")
     assert [t["name"] for t in listed] == [task.name]
     described = gcloud("tasks", "describe", "t1", "--queue=work")
-    assert described["httpRequest"]["url"] == f"{target.url}/hook"
-    gcloud("tasks", "create-http-task", "t2", "--queue=work", f"--url={target.url}/two")
+    assert described["httpRequest"]["url"] == f"{receiver.url}/hook"
+    gcloud("tasks", "create-http-task", "t2", "--queue=work", f"--url={receiver.url}/two")
     gcloud("tasks", "run", "t1", "--queue=work")
-    harness.wait_settled(1)
-    assert target.requests[0]["path"] == "/hook"
-    assert target.requests[0]["body"] == b"hello"
+    (attempt,) = emu.wait_for_attempts(1)
+    assert attempt.task == "t1"
+    (request,) = receiver.requests
+    assert request["path"] == "/hook"
+    assert request["body"] == b"hello"
     gcloud("tasks", "delete", "t2", "--queue=work")
-    assert list(client.list_tasks(parent=f"{PARENT}/queues/work")) == []
+    assert list(grpc_client.list_tasks(parent=f"{PARENT}/queues/work")) == []
 
 
 def test_gcloud_without_location_takes_the_default_location(tmp_path: Path) -> None:

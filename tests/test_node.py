@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from google.cloud import tasks_v2
 
-from emulator import errors
+from emulator import Emulator, errors
 
 from support import PARENT
 
@@ -24,10 +24,10 @@ def node_client(node_packages: Path) -> Path:
 
 
 def test_node_client_over_grpc_and_rest(
-    node_client: Path, harness, client: tasks_v2.CloudTasksClient
+    node_client: Path, emu: Emulator, grpc_client: tasks_v2.CloudTasksClient
 ) -> None:
-    grpc_host, grpc_port = harness.server.grpc_target.rsplit(":", 1)
-    http_host, http_port = harness.server.http_url.removeprefix("http://").rsplit(":", 1)
+    grpc_host, grpc_port = emu.grpc_target.rsplit(":", 1)
+    http_host, http_port = emu.emulator_host.rsplit(":", 1)
     result = subprocess.run(
         [
             shutil.which("node") or "node",
@@ -52,10 +52,10 @@ def test_node_client_over_grpc_and_rest(
         assert outcome["task"]["body"] == "from node"
         assert outcome["listed"] == [outcome["task"]["name"]]
         assert outcome["notFound"]["code"] == 5
-        stored = client.get_task(
+        stored = grpc_client.get_task(
             request={"name": outcome["task"]["name"], "response_view": tasks_v2.Task.View.FULL}
         )
         assert stored.http_request.http_method == tasks_v2.HttpMethod.PUT
         assert stored.http_request.body == b"from node"
-        assert client.get_queue(name=queue_name).state == tasks_v2.Queue.State.PAUSED
+        assert grpc_client.get_queue(name=queue_name).state == tasks_v2.Queue.State.PAUSED
     assert seen["grpc"]["notFound"]["details"] == errors.QUEUE_NOT_FOUND

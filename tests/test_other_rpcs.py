@@ -1,4 +1,5 @@
-"""IAM, batches and operations, CMEK, locations and health through the real clients."""
+"""IAM, batches and operations, CMEK, locations and health through the real clients, over
+gRPC and REST (health over gRPC only)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,20 @@ from google.longrunning import operations_pb2
 from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from emulator import errors
+from emulator import Emulator, errors
 
-from support import PARENT, PROJECT, http_task, queue_path
+from support import PARENT, PROJECT, Client, expect_error, http_task, queue_path
 
-Client = tasks_v2.CloudTasksClient
-
+OPERATION_FORMAT = (
+    'Operation name must be formatted: "projects/<PROJECT_ID>/locations/<LOCATION_ID>/'
+    'operations/<OPERATION_ID>".'
+)
+CMEK_FORMAT = (
+    'CMEK config name must be formatted: "projects/<PROJECT_ID>/locations/<LOCATION_ID>/'
+    'cmekConfig".'
+)
+LOCATION_FORMAT = 'Location must be formatted: "projects/<PROJECT_ID>/locations/<LOCATION_ID>".'
+PROJECT_FORMAT = 'Project must be formatted: "projects/<PROJECT_ID>".'
 
 # -- IAM --------------------------------------------------------------------------------
 
@@ -46,7 +55,7 @@ def test_set_iam_policy_replaces_and_changes_the_etag(
 def test_set_iam_policy_with_stale_etag_is_aborted(client: Client, queue: tasks_v2.Queue) -> None:
     stale = client.get_iam_policy(resource=queue.name).etag
     client.set_iam_policy(request={"resource": queue.name, "policy": policy_pb2.Policy()})
-    with pytest.raises(exceptions.Aborted):
+    with expect_error(client, exceptions.Aborted):
         client.set_iam_policy(
             request={"resource": queue.name, "policy": policy_pb2.Policy(etag=stale)}
         )
@@ -75,7 +84,7 @@ def test_set_iam_policy_update_mask(client: Client, queue: tasks_v2.Queue) -> No
     )
     assert kept.version == 3
     assert list(kept.bindings) == [binding]
-    with pytest.raises(exceptions.InvalidArgument):
+    with expect_error(client, exceptions.InvalidArgument):
         client.set_iam_policy(
             request={
                 "resource": queue.name,
@@ -87,9 +96,9 @@ def test_set_iam_policy_update_mask(client: Client, queue: tasks_v2.Queue) -> No
 
 def test_iam_on_missing_queue(client: Client) -> None:
     name = queue_path("missing")
-    with pytest.raises(exceptions.NotFound):
+    with expect_error(client, exceptions.NotFound):
         client.get_iam_policy(resource=name)
-    with pytest.raises(exceptions.NotFound):
+    with expect_error(client, exceptions.NotFound):
         client.set_iam_policy(request={"resource": name, "policy": policy_pb2.Policy()})
     # TestIamPermissions never says NOT_FOUND: it grants nothing.
     response = client.test_iam_permissions(resource=name, permissions=["cloudtasks.tasks.create"])
@@ -105,10 +114,11 @@ def test_test_iam_permissions_grants_everything_asked(
 
 
 def test_iam_with_malformed_resource_is_invalid(client: Client) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as e:
-        client.get_iam_policy(resource="queues/q")
-    assert e.value.message == errors.QUEUE_NAME_FORMAT
-    with pytest.raises(exceptions.InvalidArgument):
+    with expect_error(client, exceptions.InvalidArgument, errors.QUEUE_NAME_FORMAT):
+        client.get_iam_policy(resource="projects/p/locations/l/queues/bad_id")
+    with expect_error(
+        client, exceptions.InvalidArgument, "SetIamPolicyRequest.policy is required."
+    ):
         client.set_iam_policy(request={"resource": queue_path("q")})
 
 
@@ -157,6 +167,7 @@ def test_batch_where_everything_fails_is_aborted(client: Client, queue: tasks_v2
             {"parent": queue_path("other"), "task": http_task()},
         ],
     )
+    # The operation's own status: the same exception class over both transports.
     with pytest.raises(exceptions.Aborted) as e:
         operation.result()
     assert "None of the requests succeeded" in e.value.message
@@ -172,17 +183,17 @@ def test_batch_request_id_makes_it_idempotent(client: Client, queue: tasks_v2.Qu
 
 
 def test_batch_limits(client: Client, queue: tasks_v2.Queue) -> None:
-    with pytest.raises(exceptions.InvalidArgument):
+    with expect_error(client, exceptions.InvalidArgument):
         client.batch_create_tasks(parent=queue.name, requests=[])
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.batch_create_tasks(
             parent=queue.name, requests=[{"task": http_task()} for _ in range(101)]
         )
-    assert "At most 100" in e.value.message
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    assert "At most 100" in raised.message
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.batch_delete_tasks(parent=queue.name, names=[f"{queue.name}/tasks/t"] * 1001)
-    assert "At most 1000" in e.value.message
-    with pytest.raises(exceptions.NotFound):
+    assert "At most 1000" in raised.message
+    with expect_error(client, exceptions.NotFound):
         client.batch_create_tasks(parent=queue_path("missing"), requests=[{"task": http_task()}])
 
 
@@ -201,17 +212,19 @@ def test_batch_delete_tasks(client: Client, queue: tasks_v2.Queue) -> None:
     assert metadata.failed_requests[2].code == errors.Code.NOT_FOUND
     assert [t.name for t in client.list_tasks(parent=queue.name)] == [names[2]]
     # Deleted names are tombstoned like DeleteTask's.
-    with pytest.raises(exceptions.AlreadyExists):
+    with expect_error(client, exceptions.AlreadyExists):
         client.create_task(parent=queue.name, task=http_task(name=names[0]))
 
 
 def test_get_operation_errors(client: Client) -> None:
-    with pytest.raises(exceptions.NotFound):
+    with expect_error(client, exceptions.NotFound):
         client.get_operation(
             request=operations_pb2.GetOperationRequest(name=f"{PARENT}/operations/nope")
         )
-    with pytest.raises(exceptions.InvalidArgument):
-        client.get_operation(request=operations_pb2.GetOperationRequest(name="operations/x"))
+    with expect_error(client, exceptions.InvalidArgument, OPERATION_FORMAT):
+        client.get_operation(
+            request=operations_pb2.GetOperationRequest(name="projects/p!/locations/l/operations/x")
+        )
 
 
 # -- CMEK -------------------------------------------------------------------------------
@@ -231,11 +244,11 @@ def test_cmek_config_is_stored_and_echoed(client: Client) -> None:
 
 
 def test_cmek_config_errors(client: Client) -> None:
-    with pytest.raises(exceptions.InvalidArgument):
-        client.get_cmek_config(name=f"{PARENT}/cmek")
-    with pytest.raises(exceptions.InvalidArgument):
+    with expect_error(client, exceptions.InvalidArgument, CMEK_FORMAT):
+        client.get_cmek_config(name="projects/p!/locations/l/cmekConfig")
+    with expect_error(client, exceptions.InvalidArgument):
         client.update_cmek_config(cmek_config={"name": f"{PARENT}/cmekConfig", "kms_key": "k"})
-    with pytest.raises(exceptions.InvalidArgument):
+    with expect_error(client, exceptions.InvalidArgument):
         client.update_cmek_config(
             cmek_config={"name": f"{PARENT}/cmekConfig"},
             update_mask=field_mask_pb2.FieldMask(paths=["name"]),
@@ -256,10 +269,12 @@ def test_locations(client: Client) -> None:
     location = client.get_location(request=locations_pb2.GetLocationRequest(name=other))
     assert location.name == other
     assert location.location_id == "europe-west1"
-    with pytest.raises(exceptions.InvalidArgument):
-        client.get_location(request=locations_pb2.GetLocationRequest(name="projects/p"))
-    with pytest.raises(exceptions.InvalidArgument):
-        client.list_locations(request=locations_pb2.ListLocationsRequest(name="p"))
+    with expect_error(client, exceptions.InvalidArgument, LOCATION_FORMAT):
+        client.get_location(
+            request=locations_pb2.GetLocationRequest(name="projects/p/locations/x_")
+        )
+    with expect_error(client, exceptions.InvalidArgument, PROJECT_FORMAT):
+        client.list_locations(request=locations_pb2.ListLocationsRequest(name="projects/p!"))
 
 
 def test_list_locations_pages(client: Client) -> None:
@@ -279,11 +294,43 @@ def test_list_locations_pages(client: Client) -> None:
     assert rest.next_page_token == ""
 
 
+# -- names the REST client cannot send -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c: c.get_iam_policy(resource="queues/q"), errors.QUEUE_NAME_FORMAT),
+        (
+            lambda c: c.get_operation(request=operations_pb2.GetOperationRequest(name="ops/x")),
+            OPERATION_FORMAT,
+        ),
+        (lambda c: c.get_cmek_config(name=f"{PARENT}/cmek"), CMEK_FORMAT),
+        (
+            lambda c: c.get_location(request=locations_pb2.GetLocationRequest(name="projects/p")),
+            LOCATION_FORMAT,
+        ),
+        (
+            lambda c: c.list_locations(request=locations_pb2.ListLocationsRequest(name="p")),
+            PROJECT_FORMAT,
+        ),
+    ],
+    ids=["iam", "operation", "cmek", "location", "locations"],
+)
+def test_names_off_the_url_templates_are_invalid_argument(emu: Emulator, call, message) -> None:
+    # gRPC only: the REST client refuses, before sending, a name its URL cannot carry.
+    client = emu.client()
+    with expect_error(client, exceptions.InvalidArgument, message):
+        call(client)
+
+
 # -- health -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("service", ["", "google.cloud.tasks.v2.CloudTasks"])
-def test_health_service_reports_serving(channel: grpc.Channel, service: str) -> None:
-    stub = health_pb2_grpc.HealthStub(channel)
-    response = stub.Check(health_pb2.HealthCheckRequest(service=service))
+def test_health_service_reports_serving(emu: Emulator, service: str) -> None:
+    # gRPC only: the gRPC health service (REST's /healthz is in test_rest.py).
+    with grpc.insecure_channel(emu.grpc_target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        response = stub.Check(health_pb2.HealthCheckRequest(service=service))
     assert response.status == health_pb2.HealthCheckResponse.SERVING

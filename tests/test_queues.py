@@ -1,7 +1,9 @@
-"""Queue RPCs through the real client: defaults, limits, masks, listing and errors."""
+"""Queue RPCs through the real client, over gRPC and REST: defaults, limits, masks, listing
+and errors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -11,11 +13,18 @@ from google.protobuf import duration_pb2, field_mask_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from emulator import errors
+from emulator import Emulator, errors
 
-from support import PARENT, http_task, queue_path
+from support import (
+    PARENT,
+    Client,
+    expect_error,
+    help_urls,
+    http_task,
+    known_rest_bug,
+    queue_path,
+)
 
-Client = tasks_v2.CloudTasksClient
 State = tasks_v2.Queue.State
 
 
@@ -98,9 +107,8 @@ def test_create_queue_ignores_output_only_fields(client: Client) -> None:
 
 
 def test_create_existing_queue_is_already_exists(client: Client, queue: tasks_v2.Queue) -> None:
-    with pytest.raises(exceptions.AlreadyExists) as e:
+    with expect_error(client, exceptions.AlreadyExists, "Queue already exists"):
         client.create_queue(parent=PARENT, queue={"name": queue.name})
-    assert e.value.message == "Queue already exists"
 
 
 @pytest.mark.parametrize(
@@ -115,10 +123,29 @@ def test_create_existing_queue_is_already_exists(client: Client, queue: tasks_v2
         "projects/p/queues/q",
     ],
 )
-def test_malformed_queue_name_is_invalid_argument_with_help(client: Client, name: str) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as e:
+def test_malformed_queue_name_is_invalid_argument_with_help(
+    client: Client, name: str, request: pytest.FixtureRequest
+) -> None:
+    if name == "":
+        # proto3 JSON drops the empty name, so the REST client sends the queue as `{}`;
+        # by the HTTP mapping (`body: "queue"`) that is an empty queue, as over gRPC.
+        known_rest_bug(
+            request,
+            client,
+            'a body of {} is taken for "no queue" ("CreateQueueRequest.queue is required.") '
+            "instead of an empty queue, whose name is malformed",
+        )
+    with expect_error(client, exceptions.InvalidArgument, errors.QUEUE_NAME_FORMAT) as raised:
         client.create_queue(parent=PARENT, queue={"name": name})
-    assert e.value.message == errors.QUEUE_NAME_FORMAT
+    (url,) = help_urls(raised)
+    assert "Queue.name" in url
+
+
+def test_the_help_detail_is_a_packed_google_rpc_help_on_the_wire(emu: Emulator) -> None:
+    # gRPC only: the grpc-status-details-bin trailer, unpacked by hand. (REST carries the
+    # same detail as JSON, checked through `help_urls` above.)
+    with pytest.raises(exceptions.InvalidArgument) as e:
+        emu.client().create_queue(parent=PARENT, queue={"name": "q"})
     status = rpc_status.from_call(e.value.response)
     help_detail = error_details_pb2.Help()
     assert status.details[0].Unpack(help_detail)
@@ -132,15 +159,17 @@ def test_queue_id_of_100_characters_is_accepted(client: Client) -> None:
 
 def test_create_queue_under_another_parent_is_invalid(client: Client) -> None:
     other = "projects/test-project/locations/europe-west1"
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_queue(parent=PARENT, queue={"name": queue_path("q", other)})
-    assert "must be under the parent" in e.value.message
+    assert "must be under the parent" in raised.message
 
 
-def test_malformed_parent_is_invalid(client: Client) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as e:
+def test_malformed_parent_is_invalid(emu: Emulator) -> None:
+    # gRPC only: the REST client refuses a parent that does not fit its URL template.
+    client = emu.client()
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_queue(parent="projects/p", queue={"name": queue_path("q")})
-    assert e.value.message.startswith("Location must be formatted")
+    assert raised.message.startswith("Location must be formatted")
 
 
 @pytest.mark.parametrize(
@@ -169,10 +198,10 @@ def test_malformed_parent_is_invalid(client: Client) -> None:
     ],
 )
 def test_queue_limits_are_enforced(client: Client, queue_fields: dict, fragment: str) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_queue(parent=PARENT, queue={"name": queue_path("lim"), **queue_fields})
-    assert fragment in e.value.message
-    with pytest.raises(exceptions.NotFound):
+    assert fragment in raised.message
+    with expect_error(client, exceptions.NotFound, errors.QUEUE_NOT_FOUND):
         client.get_queue(name=queue_path("lim"))
 
 
@@ -230,22 +259,20 @@ def test_queue_http_target_round_trips(client: Client) -> None:
 def test_missing_queue_is_not_found_with_the_real_message(client: Client) -> None:
     name = queue_path("missing")
     for call in (client.get_queue, client.pause_queue, client.resume_queue, client.purge_queue):
-        with pytest.raises(exceptions.NotFound) as e:
+        with expect_error(client, exceptions.NotFound, errors.QUEUE_NOT_FOUND):
             call(name=name)
-        assert e.value.message == errors.QUEUE_NOT_FOUND
-    with pytest.raises(exceptions.NotFound) as e:
+    with expect_error(client, exceptions.NotFound, "Requested entity was not found."):
         client.delete_queue(name=name)
-    assert e.value.message == "Requested entity was not found."
 
 
 def test_delete_queue_removes_it_and_its_tasks(client: Client, queue: tasks_v2.Queue) -> None:
     task = client.create_task(parent=queue.name, task=http_task())
     client.delete_queue(name=queue.name)
-    with pytest.raises(exceptions.NotFound):
+    with expect_error(client, exceptions.NotFound, errors.QUEUE_NOT_FOUND):
         client.get_queue(name=queue.name)
-    with pytest.raises(exceptions.NotFound):
+    with expect_error(client, exceptions.NotFound):
         client.get_task(name=task.name)
-    with pytest.raises(exceptions.NotFound):
+    with expect_error(client, exceptions.NotFound):
         list(client.list_tasks(parent=queue.name))
     # Without a queue tombstone (the default) the name is free again at once, empty.
     client.create_queue(parent=PARENT, queue={"name": queue.name})
@@ -253,24 +280,24 @@ def test_delete_queue_removes_it_and_its_tasks(client: Client, queue: tasks_v2.Q
 
 
 def test_queue_tombstone_blocks_recreation_until_it_expires(
-    client: Client, queue: tasks_v2.Queue, harness
+    start_emulator: Callable[..., Emulator], client_of: Callable[[Emulator], Client]
 ) -> None:
-    harness.call(lambda: setattr(harness.server.store, "queue_tombstone_ttl", timedelta(days=7)))
+    own = start_emulator(queue_tombstone_ttl=timedelta(days=7))
+    client = client_of(own)
+    queue = client.create_queue(parent=PARENT, queue={"name": queue_path("q")})
     client.delete_queue(name=queue.name)
-    with pytest.raises(exceptions.FailedPrecondition) as e:
+    with expect_error(client, exceptions.FailedPrecondition, errors.QUEUE_TOMBSTONED):
         client.create_queue(parent=PARENT, queue={"name": queue.name})
-    assert e.value.message == errors.QUEUE_TOMBSTONED
-    with pytest.raises(exceptions.FailedPrecondition):
+    with expect_error(client, exceptions.FailedPrecondition, errors.QUEUE_TOMBSTONED):
         client.update_queue(queue={"name": queue.name})
-    with pytest.raises(exceptions.NotFound) as e:
+    with expect_error(client, exceptions.NotFound, errors.QUEUE_NOT_FOUND):
         client.get_queue(name=queue.name)
-    assert e.value.message == errors.QUEUE_NOT_FOUND
-    with pytest.raises(exceptions.NotFound):
+    with expect_error(client, exceptions.NotFound):
         client.create_task(parent=queue.name, task=http_task())
-    harness.advance(7 * 86400 - 60)
-    with pytest.raises(exceptions.FailedPrecondition):
+    own.advance(7 * 86400 - 60)
+    with expect_error(client, exceptions.FailedPrecondition, errors.QUEUE_TOMBSTONED):
         client.create_queue(parent=PARENT, queue={"name": queue.name})
-    harness.advance(61)
+    own.advance(61)
     assert client.create_queue(parent=PARENT, queue={"name": queue.name}).name == queue.name
 
 
@@ -287,19 +314,19 @@ def test_pause_and_resume_change_state_and_are_idempotent(
 
 
 def test_purge_deletes_tasks_created_before_it_and_sets_purge_time(
-    client: Client, queue: tasks_v2.Queue, harness
+    client: Client, queue: tasks_v2.Queue, emu: Emulator
 ) -> None:
     old = [client.create_task(parent=queue.name, task=http_task()) for _ in range(3)]
     named = client.create_task(parent=queue.name, task=http_task(name=f"{queue.name}/tasks/n1"))
-    before = harness.clock.now()
+    before = emu.now
     purged = client.purge_queue(name=queue.name)
-    assert before <= purged.purge_time <= harness.clock.now()
+    assert before <= purged.purge_time <= emu.now
     assert list(client.list_tasks(parent=queue.name)) == []
     for task in old:
-        with pytest.raises(exceptions.NotFound):
+        with expect_error(client, exceptions.NotFound):
             client.get_task(name=task.name)
     # Purged names are reserved like deleted ones.
-    with pytest.raises(exceptions.AlreadyExists):
+    with expect_error(client, exceptions.AlreadyExists, errors.ENTITY_EXISTS):
         client.create_task(parent=queue.name, task=http_task(name=named.name))
     survivor = client.create_task(parent=queue.name, task=http_task())
     assert [t.name for t in client.list_tasks(parent=queue.name)] == [survivor.name]
@@ -394,25 +421,30 @@ def test_update_queue_masking_a_whole_message_replaces_it(
 
 
 def test_update_queue_unknown_mask_path_is_invalid(client: Client, queue: tasks_v2.Queue) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.update_queue(
             queue={"name": queue.name},
             update_mask=field_mask_pb2.FieldMask(paths=["rate_limits.nope", "colour"]),
         )
-    assert "rate_limits.nope" in e.value.message
-    assert "colour" in e.value.message
+    assert "rate_limits.nope" in raised.message
+    assert "colour" in raised.message
 
 
 def test_update_queue_validates_limits_and_names(client: Client, queue: tasks_v2.Queue) -> None:
-    with pytest.raises(exceptions.InvalidArgument):
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.update_queue(
             queue={"name": queue.name, "rate_limits": {"max_dispatches_per_second": 501}},
             update_mask=field_mask_pb2.FieldMask(paths=["rate_limits"]),
         )
+    assert "max_dispatches_per_second" in raised.message
     assert client.get_queue(name=queue.name).rate_limits.max_dispatches_per_second == 500
-    with pytest.raises(exceptions.InvalidArgument) as e:
+
+
+def test_update_queue_with_a_malformed_name_is_invalid(emu: Emulator) -> None:
+    # gRPC only: the REST client refuses a name that does not fit its URL template.
+    client = emu.client()
+    with expect_error(client, exceptions.InvalidArgument, errors.QUEUE_NAME_FORMAT):
         client.update_queue(queue={"name": "nope"})
-    assert e.value.message == errors.QUEUE_NAME_FORMAT
 
 
 # -- ListQueues -------------------------------------------------------------------------
@@ -490,15 +522,16 @@ def test_filtered_pages_keep_the_filter(client: Client) -> None:
     ],
 )
 def test_bad_list_queues_requests_are_invalid(client: Client, request_fields: dict) -> None:
-    with pytest.raises(exceptions.InvalidArgument):
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.list_queues(request={"parent": PARENT, **request_fields})
+    assert raised.message
 
 
 def test_changing_the_filter_between_pages_is_invalid(client: Client) -> None:
     for i in range(3):
         client.create_queue(parent=PARENT, queue={"name": queue_path(f"q{i}")})
     first = client.list_queues(request={"parent": PARENT, "page_size": 1})
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.list_queues(
             request={
                 "parent": PARENT,
@@ -507,17 +540,17 @@ def test_changing_the_filter_between_pages_is_invalid(client: Client) -> None:
                 "page_token": first.next_page_token,
             }
         )
-    assert "filter" in e.value.message
+    assert "filter" in raised.message
 
 
-def test_page_tokens_expire_after_two_hours(client: Client, harness) -> None:
+def test_page_tokens_expire_after_two_hours(client: Client, emu: Emulator) -> None:
     for i in range(3):
         client.create_queue(parent=PARENT, queue={"name": queue_path(f"q{i}")})
     token = client.list_queues(request={"parent": PARENT, "page_size": 1}).next_page_token
-    harness.advance(2 * 3600 - 60)
+    emu.advance(2 * 3600 - 60)
     page = client.list_queues(request={"parent": PARENT, "page_size": 1, "page_token": token})
     assert _names(page.queues) == ["q1"]
-    harness.advance(120)
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    emu.advance(120)
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.list_queues(request={"parent": PARENT, "page_size": 1, "page_token": token})
-    assert "expired" in e.value.message
+    assert "expired" in raised.message

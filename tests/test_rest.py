@@ -1,42 +1,39 @@
-"""The REST surface through the Python client's REST transport (`api_endpoint` only).
+"""What is particular to REST: the client's error mapping, tasks shared with gRPC clients,
+and the JSON error envelope of requests no client sends (raw HTTP).
 
-Every RPC once with the REST client; the error envelope for malformed requests is checked
-with raw HTTP, since no client sends those.
+The API suites (test_queues, test_tasks, test_other_rpcs) run every rule over REST too;
+the tests here walk each RPC once more through the REST client on its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 import requests
 from google.api_core import exceptions
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import tasks_v2
 from google.cloud.location import locations_pb2
 from google.iam.v1 import policy_pb2
 from google.longrunning import operations_pb2
 from google.protobuf import duration_pb2, field_mask_pb2
 
-from emulator import errors
+from emulator import Emulator, errors
 
-from support import PARENT, PROJECT, queue_path
+from support import PARENT, PROJECT, Client, Receiver, queue_path
 
-Client = tasks_v2.CloudTasksClient
 FULL = tasks_v2.Task.View.FULL
 
 
 @pytest.fixture
-def rest(harness) -> Client:
-    return tasks_v2.CloudTasksClient(
-        transport="rest",
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=harness.server.http_url),
-    )
+def rest(emu: Emulator) -> Iterator[Client]:
+    client = emu.rest_client()
+    yield client
+    client.transport.close()
 
 
-def test_queue_rpcs_over_rest(rest: Client, harness) -> None:
+def test_queue_rpcs_over_rest(rest: Client) -> None:
     created = rest.create_queue(
         parent=PARENT,
         queue={
@@ -73,7 +70,7 @@ def test_queue_rpcs_over_rest(rest: Client, harness) -> None:
     assert e.value.message.endswith(": " + errors.QUEUE_NOT_FOUND)  # "<METHOD> <URL>: ..."
 
 
-def test_rest_errors_map_to_client_exceptions(rest: Client, harness) -> None:
+def test_rest_errors_map_to_client_exceptions(rest: Client) -> None:
     rest.create_queue(parent=PARENT, queue={"name": queue_path("e")})
     with pytest.raises(exceptions.Conflict) as conflict:
         rest.create_queue(parent=PARENT, queue={"name": queue_path("e")})
@@ -88,7 +85,9 @@ def test_rest_errors_map_to_client_exceptions(rest: Client, harness) -> None:
         )
 
 
-def test_task_rpcs_over_rest(rest: Client, client: Client, harness, target) -> None:
+def test_task_rpcs_over_rest(
+    rest: Client, grpc_client: Client, emu: Emulator, receiver: Receiver
+) -> None:
     queue = rest.create_queue(parent=PARENT, queue={"name": queue_path("t")})
     rest.pause_queue(name=queue.name)
     task = rest.create_task(
@@ -97,7 +96,7 @@ def test_task_rpcs_over_rest(rest: Client, client: Client, harness, target) -> N
             "task": {
                 "name": f"{queue.name}/tasks/rest-1",
                 "http_request": {
-                    "url": target.url,
+                    "url": receiver.url,
                     "http_method": tasks_v2.HttpMethod.PUT,
                     "headers": {"X-Mixed-Case": "v"},
                     "body": b"\x00\xffbinary",
@@ -112,28 +111,30 @@ def test_task_rpcs_over_rest(rest: Client, client: Client, harness, target) -> N
     assert task.dispatch_deadline == timedelta(seconds=30.5)
     assert task.http_request.http_method == tasks_v2.HttpMethod.PUT
     # Created over gRPC, read over REST, and the other way round.
-    grpc_task = client.create_task(
-        parent=queue.name, task={"http_request": {"url": target.url, "body": b"g"}}
+    grpc_task = grpc_client.create_task(
+        parent=queue.name, task={"http_request": {"url": receiver.url, "body": b"g"}}
     )
     assert (
         rest.get_task(request={"name": grpc_task.name, "response_view": FULL}).http_request.body
         == b"g"
     )
-    assert client.get_task(name=task.name).http_request.headers["X-Mixed-Case"] == "v"
+    assert grpc_client.get_task(name=task.name).http_request.headers["X-Mixed-Case"] == "v"
     listed = rest.list_tasks(request={"parent": queue.name, "response_view": FULL, "page_size": 1})
     assert [t.name for t in listed] == [task.name, grpc_task.name]
     ran = rest.run_task(name=task.name)
     assert ran.dispatch_count == 1
-    harness.wait_settled(1)
-    assert target.requests[0]["method"] == "PUT"
-    assert target.requests[0]["body"] == b"\x00\xffbinary"
+    (attempt,) = emu.wait_for_attempts(1)
+    assert attempt.status == 200
+    (request,) = receiver.requests
+    assert request["method"] == "PUT"
+    assert request["body"] == b"\x00\xffbinary"
     rest.delete_task(name=grpc_task.name)
     with pytest.raises(exceptions.NotFound) as e:
         rest.get_task(name=grpc_task.name)
     assert e.value.message.endswith(": " + errors.TASK_TOMBSTONED)
 
 
-def test_iam_batch_cmek_locations_over_rest(rest: Client, harness) -> None:
+def test_iam_batch_cmek_locations_over_rest(rest: Client) -> None:
     queue = rest.create_queue(parent=PARENT, queue={"name": queue_path("misc")})
     binding = policy_pb2.Binding(role="roles/viewer", members=["user:a@b.c"])
     policy = rest.set_iam_policy(
@@ -236,9 +237,9 @@ def test_iam_batch_cmek_locations_over_rest(rest: Client, harness) -> None:
     ],
 )
 def test_malformed_rest_requests_get_json_errors(  # noqa: PLR0917  (parametrized)
-    harness, method: str, path: str, body: bytes, status: int, code: str, fragment: str
+    emu: Emulator, method: str, path: str, body: bytes, status: int, code: str, fragment: str
 ) -> None:
-    response = requests.request(method, harness.server.http_url + path, data=body, timeout=10)
+    response = requests.request(method, emu.http_url + path, data=body, timeout=10)
     assert response.status_code == status
     error = response.json()["error"]
     assert error == {"code": status, "message": error["message"], "status": code} | (
@@ -261,9 +262,9 @@ def test_malformed_rest_requests_get_json_errors(  # noqa: PLR0917  (parametrize
     ],
 )
 def test_every_unknown_path_is_a_json_404_with_a_hint(
-    harness, method: str, path: str, hint: str
+    emu: Emulator, method: str, path: str, hint: str
 ) -> None:
-    response = requests.request(method, harness.server.http_url + path, timeout=10)
+    response = requests.request(method, emu.http_url + path, timeout=10)
     assert response.status_code == 404
     assert response.headers["Content-Type"].startswith("application/json")
     error = response.json()["error"]
@@ -271,17 +272,15 @@ def test_every_unknown_path_is_a_json_404_with_a_hint(
     assert hint in error["message"]
 
 
-def test_healthz_and_the_index_answer_json(harness) -> None:
-    assert requests.get(harness.server.http_url + "/healthz", timeout=10).json() == {
-        "status": "SERVING"
-    }
-    assert requests.get(harness.server.http_url + "/", timeout=10).json()["service"] == (
+def test_healthz_and_the_index_answer_json(emu: Emulator) -> None:
+    assert requests.get(emu.http_url + "/healthz", timeout=10).json() == {"status": "SERVING"}
+    assert requests.get(emu.http_url + "/", timeout=10).json()["service"] == (
         "cloud-tasks-emulator"
     )
 
 
-def test_rest_accepts_enum_names_and_numbers_and_answers_names(harness) -> None:
-    base = harness.server.http_url + f"/v2/{PARENT}/queues"
+def test_rest_accepts_enum_names_and_numbers_and_answers_names(emu: Emulator) -> None:
+    base = emu.http_url + f"/v2/{PARENT}/queues"
     created = requests.post(
         base + "?alt=json", json={"name": queue_path("enums")}, timeout=10
     ).json()
@@ -299,9 +298,9 @@ def test_rest_accepts_enum_names_and_numbers_and_answers_names(harness) -> None:
     assert task["view"] == "FULL"
 
 
-def test_buffer_task_uses_the_queue_routing(harness, target) -> None:
-    base = harness.server.http_url + f"/v2/{PARENT}/queues"
-    port = int(target.url.rsplit(":", 1)[1])
+def test_buffer_task_uses_the_queue_routing(emu: Emulator, receiver: Receiver) -> None:
+    base = emu.http_url + f"/v2/{PARENT}/queues"
+    port = receiver.port
     requests.post(
         base,
         json={
@@ -324,11 +323,11 @@ def test_buffer_task_uses_the_queue_routing(harness, target) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.json()["task"]["name"] == f"{queue_path('buf')}/tasks/b1"
-    harness.wait_settled(1)
-    request = target.requests[0]
+    emu.wait_for_attempts(1)
+    (request,) = receiver.requests
     assert request["path"] == "/buffered"
     assert request["body"] == b'{"a": 1}'
-    assert request["header"]["content-type"] == "application/json"
+    assert request["headers"]["content-type"] == "application/json"
     plain = requests.post(base, json={"name": queue_path("plain")}, timeout=10)
     plain.raise_for_status()
     refused = requests.post(f"{base}/plain/tasks:buffer", json={}, timeout=10)

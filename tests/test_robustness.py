@@ -1,7 +1,9 @@
 """No request of any shape may crash the server or earn UNKNOWN/INTERNAL.
 
 Random requests go through the real client (built from random wire bytes and from
-random field values); afterwards the server must still answer normally.
+random field values); afterwards the server must still answer normally. Random field
+values go over gRPC and REST; random wire bytes and raw JSON bodies each need their own
+transport.
 """
 
 from __future__ import annotations
@@ -14,16 +16,15 @@ import grpc
 import pytest
 import requests
 from google.api_core import exceptions
-from google.cloud import tasks_v2
 from google.cloud.tasks_v2.types import cloudtasks
-from google.protobuf import timestamp_pb2
+from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import PARENT, http_task, queue_path
+from emulator import Emulator
 
-Client = tasks_v2.CloudTasksClient
+from support import PARENT, Client, http_task, queue_path
 
 # Client method -> request type, for every CloudTasks RPC.
 RPCS: dict[str, Any] = {
@@ -46,6 +47,7 @@ RPCS: dict[str, Any] = {
     "update_cmek_config": cloudtasks.UpdateCmekConfigRequest,
 }
 FORBIDDEN = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
+FORBIDDEN_NAMES = {code.name for code in FORBIDDEN}
 FUZZ = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -55,8 +57,12 @@ def _call(client: Client, method: str, request: Any) -> None:
     try:
         getattr(client, method)(request=request)
     except exceptions.GoogleAPICallError as error:
-        assert error.grpc_status_code not in FORBIDDEN, f"{method}: {error}"  # noqa: PT017
-    except (TypeError, ValueError):
+        if client.transport.kind == "rest":  # REST errors carry the code in their JSON
+            status = error.response.json()["error"]["status"]
+            assert status not in FORBIDDEN_NAMES, f"{method}: {error}"  # noqa: PT017
+        else:
+            assert error.grpc_status_code not in FORBIDDEN, f"{method}: {error}"  # noqa: PT017
+    except (TypeError, ValueError, json_format.SerializeToJsonError):
         pass  # the client itself refused the request before sending it
 
 
@@ -68,20 +74,24 @@ def _still_healthy(client: Client) -> None:
     client.create_task(parent=name, task=http_task())
 
 
-def test_unparseable_bytes_are_invalid_argument(channel: grpc.Channel) -> None:
-    # The one test that cannot use the client: it must send bytes no client would.
-    for rpc in ("CreateQueue", "CreateTask", "ListQueues", "UpdateQueue"):
-        call = channel.unary_unary(f"/google.cloud.tasks.v2.CloudTasks/{rpc}")
-        with pytest.raises(grpc.RpcError) as e:
-            call(b"\xff\xff\xff\xff")
-        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert "could not be parsed" in e.value.details()
+def test_unparseable_bytes_are_invalid_argument(emu: Emulator) -> None:
+    # gRPC only, and without the client: it must send bytes no client would.
+    with grpc.insecure_channel(emu.grpc_target) as channel:
+        for rpc in ("CreateQueue", "CreateTask", "ListQueues", "UpdateQueue"):
+            call = channel.unary_unary(f"/google.cloud.tasks.v2.CloudTasks/{rpc}")
+            with pytest.raises(grpc.RpcError) as e:
+                call(b"\xff\xff\xff\xff")
+            assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "could not be parsed" in e.value.details()
 
 
 @pytest.mark.parametrize("method", sorted(RPCS))
 @FUZZ
 @given(raw=st.binary(max_size=200))
-def test_random_wire_requests(client: Client, method: str, raw: bytes) -> None:
+def test_random_wire_requests(grpc_client: Client, method: str, raw: bytes) -> None:
+    # gRPC only: random protobuf wire bytes, decoded into requests the REST client's URL
+    # templates would mostly refuse before sending (REST gets random JSON below).
+    client = grpc_client
     try:
         request = RPCS[method].deserialize(raw)
     except (DecodeError, RuntimeError, ValueError):
@@ -157,7 +167,7 @@ def tasks(draw: Any) -> dict[str, Any]:
 @FUZZ
 @given(task=tasks(), view=st.integers(-5, 5))
 def test_random_tasks(client: Client, task: dict[str, Any], view: int) -> None:
-    with contextlib.suppress(exceptions.AlreadyExists):
+    with contextlib.suppress(exceptions.Conflict):  # REST's class for ALREADY_EXISTS
         client.create_queue(parent=PARENT, queue={"name": queue_path("f")})
     try:
         _call(
@@ -204,11 +214,12 @@ REST_PATHS = [
 @FUZZ
 @given(body=st.dictionaries(st.sampled_from(FIELD_NAMES), json_values, max_size=4))
 def test_random_rest_json_never_fails_inside(
-    client: Client, harness: Any, method: str, path: str, body: dict[str, Any]
+    grpc_client: Client, emu: Emulator, method: str, path: str, body: dict[str, Any]
 ) -> None:
+    client = grpc_client
     with contextlib.suppress(exceptions.AlreadyExists):
         client.create_queue(parent=PARENT, queue={"name": queue_path("f")})
-    response = requests.request(method, harness.server.http_url + path, json=body, timeout=30)
+    response = requests.request(method, emu.http_url + path, json=body, timeout=30)
     assert response.status_code < 500 or response.status_code == 504, response.text
     if response.status_code >= 400:
         assert response.json()["error"]["status"]

@@ -1,7 +1,9 @@
-"""Task RPCs through the real client: names, dedup, views, validation and sizes."""
+"""Task RPCs through the real client, over gRPC and REST: names, dedup, views, validation
+and sizes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,12 +11,12 @@ from google.api_core import exceptions
 from google.cloud import tasks_v2
 from google.protobuf import duration_pb2
 
-from emulator import errors
-from emulator.store import limits
+from emulator import Emulator, errors
 
-from support import PARENT, http_task, queue_path
+from support import PARENT, Client, expect_error, http_task, known_rest_bug, queue_path
 
-Client = tasks_v2.CloudTasksClient
+MAX_URL_LENGTH = 2083  # characters (the API's limit)
+MAX_TASK_SIZE = 1024 * 1024 - 7  # bytes of the stored Task message
 View = tasks_v2.Task.View
 Method = tasks_v2.HttpMethod
 
@@ -26,10 +28,12 @@ def _name(queue: tasks_v2.Queue, task_id: str) -> str:
 # -- CreateTask -------------------------------------------------------------------------
 
 
-def test_create_task_fills_server_fields(client: Client, queue: tasks_v2.Queue, harness) -> None:
-    before = harness.clock.now()
+def test_create_task_fills_server_fields(
+    client: Client, queue: tasks_v2.Queue, emu: Emulator
+) -> None:
+    before = emu.now
     task = client.create_task(parent=queue.name, task=http_task())
-    after = harness.clock.now()
+    after = emu.now
     task_id = task.name.rsplit("/", 1)[1]
     assert task.name == _name(queue, task_id)
     assert task_id.isdigit()
@@ -66,75 +70,77 @@ def test_task_id_of_500_characters_is_accepted(client: Client, queue: tasks_v2.Q
 def test_bad_task_id_gets_the_real_message(
     client: Client, queue: tasks_v2.Queue, task_id: str
 ) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument, errors.bad_task_id(task_id).message):
         client.create_task(parent=queue.name, task=http_task(name=_name(queue, task_id)))
-    assert e.value.message == errors.bad_task_id(task_id).message
 
 
 def test_malformed_task_name_is_invalid(client: Client, queue: tasks_v2.Queue) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_task(parent=queue.name, task=http_task(name="tasks/t1"))
-    assert e.value.message.startswith("Task name must be formatted")
+    assert raised.message.startswith("Task name must be formatted")
 
 
 def test_task_named_under_another_queue_is_rejected(client: Client, queue: tasks_v2.Queue) -> None:
     other = queue_path("other")
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_task(parent=queue.name, task=http_task(name=f"{other}/tasks/t1"))
-    assert e.value.message == (
+    assert raised.message == (
         f"The queue name from request ('{queue.name}') must be the same as the queue name "
         f"in the named task ('{other}')."
     )
 
 
 def test_create_task_in_missing_queue_is_not_found(client: Client) -> None:
-    with pytest.raises(exceptions.NotFound) as e:
+    with expect_error(client, exceptions.NotFound, errors.QUEUE_NOT_FOUND):
         client.create_task(parent=queue_path("missing"), task=http_task())
-    assert e.value.message == errors.QUEUE_NOT_FOUND
 
 
 def test_duplicate_live_task_name_is_already_exists(client: Client, queue: tasks_v2.Queue) -> None:
     name = _name(queue, "dup")
     client.create_task(parent=queue.name, task=http_task(name=name))
-    with pytest.raises(exceptions.AlreadyExists) as e:
+    with expect_error(client, exceptions.AlreadyExists, "Requested entity already exists"):
         client.create_task(parent=queue.name, task=http_task(name=name))
-    assert e.value.message == "Requested entity already exists"
 
 
 def test_deleted_task_name_is_tombstoned_for_the_ttl(
-    client: Client, queue: tasks_v2.Queue, harness
+    client: Client, queue: tasks_v2.Queue, emu: Emulator
 ) -> None:
     name = _name(queue, "gone")
     client.create_task(parent=queue.name, task=http_task(name=name))
     client.delete_task(name=name)
-    with pytest.raises(exceptions.NotFound) as e:
+    with expect_error(client, exceptions.NotFound, errors.TASK_TOMBSTONED):
         client.get_task(name=name)
-    assert e.value.message == errors.TASK_TOMBSTONED
-    with pytest.raises(exceptions.AlreadyExists):
+    with expect_error(client, exceptions.AlreadyExists):
         client.create_task(parent=queue.name, task=http_task(name=name))
-    harness.advance(3600 - 30)
-    with pytest.raises(exceptions.AlreadyExists):
+    emu.advance(3600 - 30)
+    with expect_error(client, exceptions.AlreadyExists):
         client.create_task(parent=queue.name, task=http_task(name=name))
-    harness.advance(31)
-    with pytest.raises(exceptions.NotFound) as e:
+    emu.advance(31)
+    with expect_error(client, exceptions.NotFound, "Requested entity was not found."):
         client.delete_task(name=name)
-    assert e.value.message == "Requested entity was not found."
     assert client.create_task(parent=queue.name, task=http_task(name=name)).name == name
 
 
-def test_task_tombstone_ttl_is_configurable(client: Client, queue: tasks_v2.Queue, harness) -> None:
-    harness.call(lambda: setattr(harness.server.store, "task_tombstone_ttl", timedelta(seconds=10)))
+def test_task_tombstone_ttl_is_configurable(
+    start_emulator: Callable[..., Emulator], client_of: Callable[[Emulator], Client]
+) -> None:
+    own = start_emulator(task_tombstone_ttl=timedelta(seconds=10))
+    client = client_of(own)
+    queue = client.create_queue(parent=PARENT, queue={"name": queue_path("q")})
     name = _name(queue, "short")
     client.create_task(parent=queue.name, task=http_task(name=name))
     client.delete_task(name=name)
-    harness.advance(11)
+    own.advance(9)
+    with expect_error(client, exceptions.AlreadyExists, errors.ENTITY_EXISTS):
+        client.create_task(parent=queue.name, task=http_task(name=name))
+    own.advance(2)
     assert client.create_task(parent=queue.name, task=http_task(name=name)).name == name
 
 
 def test_missing_message_type_is_invalid(client: Client, queue: tasks_v2.Queue) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_task(parent=queue.name, task={"name": _name(queue, "empty")})
-    assert "http_request or app_engine_http_request" in e.value.message
+    assert "http_request or app_engine_http_request" in raised.message
 
 
 # -- views ------------------------------------------------------------------------------
@@ -252,11 +258,11 @@ def test_app_engine_task_headers(client: Client, queue: tasks_v2.Queue) -> None:
 def test_body_with_a_bodiless_method_is_invalid(
     client: Client, queue: tasks_v2.Queue, method: Method
 ) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_task(
             parent=queue.name, task=http_task(http_request={"http_method": method, "body": b"x"})
         )
-    assert "body" in e.value.message
+    assert "body" in raised.message
 
 
 @pytest.mark.parametrize("method", [Method.POST, Method.PUT, Method.PATCH])
@@ -275,7 +281,7 @@ def test_body_with_post_put_patch_is_accepted(
 
 
 def test_app_engine_body_only_with_post_or_put(client: Client, queue: tasks_v2.Queue) -> None:
-    with pytest.raises(exceptions.InvalidArgument):
+    with expect_error(client, exceptions.InvalidArgument):
         client.create_task(
             parent=queue.name,
             task={"app_engine_http_request": {"http_method": Method.PATCH, "body": b"x"}},
@@ -286,15 +292,15 @@ def test_app_engine_body_only_with_post_or_put(client: Client, queue: tasks_v2.Q
     "url", ["ftp://host/x", "host/path", "", "http://", "/relative", "http://h/" + "a" * 2084]
 )
 def test_bad_urls_are_invalid(client: Client, queue: tasks_v2.Queue, url: str) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_task(parent=queue.name, task=http_task(url))
-    assert "url" in e.value.message
+    assert "url" in raised.message
 
 
 def test_https_and_long_urls_within_the_limit_are_accepted(
     client: Client, queue: tasks_v2.Queue
 ) -> None:
-    url = "https://example.com/" + "a" * (limits.MAX_URL_LENGTH - len("https://example.com/"))
+    url = "https://example.com/" + "a" * (MAX_URL_LENGTH - len("https://example.com/"))
     assert client.create_task(parent=queue.name, task=http_task(url)).http_request.url == url
 
 
@@ -302,17 +308,17 @@ def test_https_and_long_urls_within_the_limit_are_accepted(
 def test_bad_relative_uri_is_invalid(
     client: Client, queue: tasks_v2.Queue, relative_uri: str
 ) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_task(
             parent=queue.name, task={"app_engine_http_request": {"relative_uri": relative_uri}}
         )
-    assert "relative_uri" in e.value.message
+    assert "relative_uri" in raised.message
 
 
 def test_schedule_time_in_the_past_becomes_now(
-    client: Client, queue: tasks_v2.Queue, harness
+    client: Client, queue: tasks_v2.Queue, emu: Emulator
 ) -> None:
-    before = harness.clock.now()
+    before = emu.now
     task = client.create_task(
         parent=queue.name, task=http_task(schedule_time=datetime(2001, 1, 1, tzinfo=UTC))
     )
@@ -320,22 +326,24 @@ def test_schedule_time_in_the_past_becomes_now(
 
 
 def test_schedule_time_up_to_720_hours_ahead(
-    client: Client, queue: tasks_v2.Queue, harness
+    client: Client, queue: tasks_v2.Queue, emu: Emulator
 ) -> None:
-    limit = harness.clock.now() + timedelta(hours=720)
+    limit = emu.now + timedelta(hours=720)
     ok = client.create_task(
         parent=queue.name, task=http_task(schedule_time=limit - timedelta(minutes=1))
     )
     assert ok.schedule_time == limit - timedelta(minutes=1)
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_task(
             parent=queue.name, task=http_task(schedule_time=limit + timedelta(minutes=1))
         )
-    assert "720 hours" in e.value.message
+    assert "720 hours" in raised.message
 
 
-def test_schedule_time_keeps_microseconds(client: Client, queue: tasks_v2.Queue, harness) -> None:
-    when = (harness.clock.now() + timedelta(hours=1)).replace(microsecond=123456)
+def test_schedule_time_keeps_microseconds(
+    client: Client, queue: tasks_v2.Queue, emu: Emulator
+) -> None:
+    when = (emu.now + timedelta(hours=1)).replace(microsecond=123456)
     task = client.create_task(parent=queue.name, task=http_task(schedule_time=when))
     assert task.schedule_time == when
 
@@ -353,9 +361,9 @@ def test_http_dispatch_deadline_range(
         created = client.create_task(parent=queue.name, task=task)
         assert created.dispatch_deadline == timedelta(seconds=seconds)
     else:
-        with pytest.raises(exceptions.InvalidArgument) as e:
+        with expect_error(client, exceptions.InvalidArgument) as raised:
             client.create_task(parent=queue.name, task=task)
-        assert "dispatch_deadline" in e.value.message
+        assert "dispatch_deadline" in raised.message
 
 
 def test_dispatch_deadline_is_truncated_to_milliseconds(
@@ -374,7 +382,7 @@ def test_app_engine_dispatch_deadline_allows_a_day(client: Client, queue: tasks_
         parent=queue.name, task={"app_engine_http_request": {}, "dispatch_deadline": day}
     )
     assert task.dispatch_deadline == timedelta(hours=24, seconds=15)
-    with pytest.raises(exceptions.InvalidArgument):
+    with expect_error(client, exceptions.InvalidArgument):
         client.create_task(
             parent=queue.name,
             task={
@@ -385,19 +393,26 @@ def test_app_engine_dispatch_deadline_allows_a_day(client: Client, queue: tasks_
 
 
 def test_oversized_headers_are_invalid(client: Client, queue: tasks_v2.Queue) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_task(
             parent=queue.name, task=http_task(http_request={"headers": {"X-Big": "a" * 82000}})
         )
-    assert "80 KB" in e.value.message
+    assert "80 KB" in raised.message
 
 
 def test_task_size_limit_is_measured_on_the_stored_task(
-    client: Client, queue: tasks_v2.Queue, harness
+    client: Client, queue: tasks_v2.Queue, emu: Emulator, request: pytest.FixtureRequest
 ) -> None:
+    # A 1 MB body is 1.33 MB of base64 in the JSON request, which the service accepts.
+    known_rest_bug(
+        request,
+        client,
+        'the emulator refuses request bodies over 1 MiB ("Maximum request body size 1048576 '
+        'exceeded"), so a task near the size limit cannot be created',
+    )
     # A fixed schedule time and equal-length names make every stored task the same size
     # but for the body, so the limit can be hit to the byte.
-    when = (harness.clock.now() + timedelta(hours=1)).replace(microsecond=0)
+    when = (emu.now + timedelta(hours=1)).replace(microsecond=0)
 
     def task(task_id: str, body_size: int) -> dict:
         return http_task(
@@ -410,14 +425,14 @@ def test_task_size_limit_is_measured_on_the_stored_task(
         request={"parent": queue.name, "task": task("size-a", 1_000_000), "response_view": 2}
     )
     overhead = tasks_v2.Task.pb(probe).ByteSize() - 1_000_000
-    exact = limits.MAX_TASK_SIZE - overhead
+    exact = MAX_TASK_SIZE - overhead
     created = client.create_task(
         request={"parent": queue.name, "task": task("size-b", exact), "response_view": 2}
     )
-    assert tasks_v2.Task.pb(created).ByteSize() == limits.MAX_TASK_SIZE == 1024 * 1024 - 7
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    assert tasks_v2.Task.pb(created).ByteSize() == MAX_TASK_SIZE == 1024 * 1024 - 7
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_task(parent=queue.name, task=task("size-c", exact + 1))
-    assert "size" in e.value.message
+    assert "size" in raised.message
 
 
 def test_task_retry_config_override_inherits_unset_fields(
@@ -426,7 +441,7 @@ def test_task_retry_config_override_inherits_unset_fields(
     task = client.create_task(parent=queue.name, task=http_task(retry_config={"max_attempts": 3}))
     assert task.retry_config.max_attempts == 3
     assert task.retry_config.max_backoff == timedelta(seconds=3600)
-    with pytest.raises(exceptions.InvalidArgument):
+    with expect_error(client, exceptions.InvalidArgument):
         client.create_task(parent=queue.name, task=http_task(retry_config={"max_attempts": -5}))
 
 
@@ -447,9 +462,9 @@ def test_tokens_are_stored(client: Client, queue: tasks_v2.Queue) -> None:
 
 def test_task_without_url_needs_a_queue_uri_override(client: Client) -> None:
     plain = client.create_queue(parent=PARENT, queue={"name": queue_path("plain")})
-    with pytest.raises(exceptions.InvalidArgument) as e:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
         client.create_task(parent=plain.name, task={"http_request": {}})
-    assert "url is required" in e.value.message
+    assert "url is required" in raised.message
     routed = client.create_queue(
         parent=PARENT,
         queue={"name": queue_path("routed"), "http_target": {"uri_override": {"host": "w"}}},
@@ -461,12 +476,10 @@ def test_task_without_url_needs_a_queue_uri_override(client: Client) -> None:
 
 
 def test_get_missing_task_is_not_found(client: Client, queue: tasks_v2.Queue) -> None:
-    with pytest.raises(exceptions.NotFound) as e:
+    with expect_error(client, exceptions.NotFound, "Requested entity was not found."):
         client.get_task(name=_name(queue, "nope"))
-    assert e.value.message == "Requested entity was not found."
-    with pytest.raises(exceptions.NotFound) as e:
+    with expect_error(client, exceptions.NotFound, errors.QUEUE_NOT_FOUND):
         client.get_task(name=f"{queue_path('no-queue')}/tasks/t")
-    assert e.value.message == errors.QUEUE_NOT_FOUND
 
 
 def test_list_tasks_pages_in_creation_order(client: Client, queue: tasks_v2.Queue) -> None:
@@ -477,16 +490,15 @@ def test_list_tasks_pages_in_creation_order(client: Client, queue: tasks_v2.Queu
 
 
 def test_list_tasks_of_missing_queue_is_not_found(client: Client) -> None:
-    with pytest.raises(exceptions.NotFound) as e:
+    with expect_error(client, exceptions.NotFound, errors.QUEUE_NOT_FOUND):
         list(client.list_tasks(parent=queue_path("missing")))
-    assert e.value.message == errors.QUEUE_NOT_FOUND
 
 
 @pytest.mark.parametrize("request_fields", [{"page_size": -1}, {"page_token": "###"}])
 def test_bad_list_tasks_requests_are_invalid(
     client: Client, queue: tasks_v2.Queue, request_fields: dict
 ) -> None:
-    with pytest.raises(exceptions.InvalidArgument):
+    with expect_error(client, exceptions.InvalidArgument):
         client.list_tasks(request={"parent": queue.name, **request_fields})
 
 
@@ -494,33 +506,57 @@ def test_delete_task(client: Client, queue: tasks_v2.Queue) -> None:
     task = client.create_task(parent=queue.name, task=http_task())
     client.delete_task(name=task.name)
     assert list(client.list_tasks(parent=queue.name)) == []
-    with pytest.raises(exceptions.NotFound):
+    with expect_error(client, exceptions.NotFound):
         client.delete_task(name=task.name)
 
 
-@pytest.mark.parametrize(
-    ("method", "field", "message_start"),
-    [
-        ("get_queue", "name", "Queue name must be formatted"),
-        ("delete_queue", "name", "Queue name must be formatted"),
-        ("purge_queue", "name", "Queue name must be formatted"),
-        ("pause_queue", "name", "Queue name must be formatted"),
-        ("resume_queue", "name", "Queue name must be formatted"),
-        ("list_queues", "parent", "Location must be formatted"),
-        ("list_tasks", "parent", "Queue name must be formatted"),
-        ("create_task", "parent", "Queue name must be formatted"),
-        ("get_task", "name", "Task name must be formatted"),
-        ("delete_task", "name", "Task name must be formatted"),
-        ("run_task", "name", "Task name must be formatted"),
-        ("get_cmek_config", "name", "CMEK config name must be formatted"),
-    ],
-)
-def test_malformed_names_are_invalid_argument_on_every_rpc(
-    client: Client, method: str, field: str, message_start: str
-) -> None:
-    request = {field: "projects/p/locations/l/queues/bad_id/x"}
+def test_run_missing_task_is_not_found(client: Client, queue: tasks_v2.Queue) -> None:
+    with expect_error(client, exceptions.NotFound, errors.ENTITY_NOT_FOUND):
+        client.run_task(name=_name(queue, "none"))
+    # RunTask's dispatching is in tests/delivery/test_scheduling.py.
+
+
+BAD_QUEUE = "projects/p/locations/l/queues/bad_id"  # each fits the REST URL templates
+BAD_TASK = f"{BAD_QUEUE}/tasks/t"
+QUEUE_FORMAT, TASK_FORMAT = "Queue name must be formatted", "Task name must be formatted"
+MALFORMED_NAMES = [
+    ("get_queue", "name", BAD_QUEUE, QUEUE_FORMAT),
+    ("delete_queue", "name", BAD_QUEUE, QUEUE_FORMAT),
+    ("purge_queue", "name", BAD_QUEUE, QUEUE_FORMAT),
+    ("pause_queue", "name", BAD_QUEUE, QUEUE_FORMAT),
+    ("resume_queue", "name", BAD_QUEUE, QUEUE_FORMAT),
+    ("list_queues", "parent", "projects/p/locations/bad_loc", "Location must be formatted"),
+    ("list_tasks", "parent", BAD_QUEUE, QUEUE_FORMAT),
+    ("create_task", "parent", BAD_QUEUE, QUEUE_FORMAT),
+    ("get_task", "name", BAD_TASK, TASK_FORMAT),
+    ("delete_task", "name", BAD_TASK, TASK_FORMAT),
+    ("run_task", "name", BAD_TASK, TASK_FORMAT),
+    ("get_cmek_config", "name", "projects/p!/locations/l/cmekConfig", "CMEK config name must be"),
+]
+
+
+def _call_with_name(client: Client, method: str, field: str, name: str) -> None:
+    request: dict = {field: name}
     if method == "create_task":
         request["task"] = http_task()
-    with pytest.raises(exceptions.InvalidArgument) as e:
-        getattr(client, method)(request=request)  # list pagers fetch page one at once
-    assert e.value.message.startswith(message_start)
+    getattr(client, method)(request=request)  # list pagers fetch page one at once
+
+
+@pytest.mark.parametrize(("method", "field", "name", "message_start"), MALFORMED_NAMES)
+def test_malformed_names_are_invalid_argument_on_every_rpc(
+    client: Client, method: str, field: str, name: str, message_start: str
+) -> None:
+    with expect_error(client, exceptions.InvalidArgument) as raised:
+        _call_with_name(client, method, field, name)
+    assert raised.message.startswith(message_start)
+
+
+@pytest.mark.parametrize(("method", "field", "name", "message_start"), MALFORMED_NAMES)
+def test_names_off_the_url_templates_are_invalid_argument_too(
+    emu: Emulator, method: str, field: str, name: str, message_start: str
+) -> None:
+    # gRPC only: the REST client refuses, before sending, a name its URL cannot carry.
+    client = emu.client()
+    with expect_error(client, exceptions.InvalidArgument) as raised:
+        _call_with_name(client, method, field, "projects/p/locations/l/queues/bad_id/x")
+    assert raised.message.startswith(message_start)

@@ -1,36 +1,41 @@
-"""v2beta3 through its real clients (gRPC and REST), sharing the store with v2."""
+"""v2beta3 through its real clients (gRPC and REST), sharing the store with v2 (whose
+client runs over both transports)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
-import grpc
 import pytest
 from google.api_core import exceptions
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import tasks_v2, tasks_v2beta3
-from google.cloud.tasks_v2beta3.services.cloud_tasks.transports import CloudTasksGrpcTransport
 from google.protobuf import duration_pb2, field_mask_pb2
 from test_gcloud import Gcloud, gcloud  # noqa: F401  (the fixture)
 
-from support import PARENT, queue_path
+from emulator import Emulator, errors
+
+from support import PARENT, beta_client, expect_error, queue_path
 
 Beta = tasks_v2beta3.CloudTasksClient
 
 
 @pytest.fixture
-def beta(harness, channel: grpc.Channel) -> Beta:
-    return tasks_v2beta3.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+def beta(emu: Emulator) -> Iterator[Beta]:
+    with beta_client(emu) as client:
+        yield client
 
 
 @pytest.fixture
-def beta_rest(harness) -> Beta:
-    return tasks_v2beta3.CloudTasksClient(
+def beta_rest(emu: Emulator) -> Iterator[Beta]:
+    client = tasks_v2beta3.CloudTasksClient(
         transport="rest",
         credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=harness.server.http_url),
+        client_options=ClientOptions(api_endpoint=emu.http_url),
     )
+    yield client
+    client.transport.close()
 
 
 def test_v2beta3_queue_fields(beta: Beta, client: tasks_v2.CloudTasksClient) -> None:
@@ -124,7 +129,7 @@ def test_v2beta3_tasks_share_the_store(beta: Beta, client: tasks_v2.CloudTasksCl
 
 
 def test_v2beta3_tombstone_ttl_reserves_names(
-    beta: Beta, client: tasks_v2.CloudTasksClient, harness
+    beta: Beta, client: tasks_v2.CloudTasksClient, emu: Emulator
 ) -> None:
     queue = beta.create_queue(
         parent=PARENT,
@@ -135,10 +140,10 @@ def test_v2beta3_tombstone_ttl_reserves_names(
     client.pause_queue(name=queue.name)
     client.create_task(parent=queue.name, task=task)
     client.delete_task(name=name)
-    harness.advance(3600 + 60)
-    with pytest.raises(exceptions.AlreadyExists):
+    emu.advance(3600 + 60)
+    with expect_error(client, exceptions.AlreadyExists, errors.ENTITY_EXISTS):
         client.create_task(parent=queue.name, task=task)
-    harness.advance(3600)
+    emu.advance(3600)
     assert client.create_task(parent=queue.name, task=task).name == name
 
 
