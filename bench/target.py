@@ -1,6 +1,6 @@
 """A delivery target for the benchmarks: answers 200 to every request, in its own process.
 
-    python bench/target.py PORT
+python bench/target.py PORT
 """
 
 from __future__ import annotations

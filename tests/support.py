@@ -122,13 +122,6 @@ def expect_error(
         assert raised.message == message
 
 
-def known_rest_bug(request: pytest.FixtureRequest, client: Client, reason: str) -> None:
-    """Mark this test's REST run as failing on a known emulator bug (strictly: once the bug
-    is fixed the test passes, and the mark must go)."""
-    if client.transport.kind == "rest":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"REST: {reason}"))
-
-
 def help_urls(raised: Raised) -> list[str]:
     """The google.rpc.Help links of an error: parsed protos over gRPC, JSON over REST."""
     urls = []

@@ -13,13 +13,12 @@ import subprocess
 import sys
 import textwrap
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import tasks_v2
+from google.cloud import tasks_v2, tasks_v2beta3
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
 from emulator import Emulator, autoconnect
@@ -82,20 +81,6 @@ def _collect_garbage_quietly() -> list[warnings.WarningMessage]:
     return [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 
-@pytest.fixture
-def one_port_emulator() -> Iterator[Emulator]:
-    """An emulator of its own for clients that reach gRPC through its HTTP port.
-
-    The port's gRPC relay (emulator/api/multiplex.py) leaves both sockets of a relayed
-    connection open once its client has gone (see the xfail test below). They are
-    collected here, once this emulator has stopped, so that their ResourceWarnings do not
-    fail whichever test the garbage collector happens to run in.
-    """
-    with Emulator() as emulator:
-        yield emulator
-    _collect_garbage_quietly()
-
-
 HEALTH_CHECK = """
 import sys
 import grpc
@@ -105,28 +90,23 @@ health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
 """  # and exit with the channel open, as a short script does
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator/api/multiplex.py: a gRPC connection relayed by the HTTP port keeps both "
-    "its sockets open after its client process has exited (each side's EOF is passed on, and "
-    "neither socket is closed), also once the emulator stops: ResourceWarning when collected",
-)
 def test_a_relayed_grpc_connection_leaves_no_socket_open() -> None:
+    """A client that goes away (here, a script that exits) leaves no socket of the HTTP
+    port's gRPC relay open, neither while the emulator runs nor after it stops."""
     with Emulator() as emulator:
         _run(HEALTH_CHECK, emulator.emulator_host, env=_clean_env())
     assert _collect_garbage_quietly() == []
 
 
-@pytest.mark.filterwarnings("ignore:unclosed:ResourceWarning")  # the relay's leak, as above
 def test_an_unmodified_script_reaches_the_emulator_with_only_the_variable(
-    one_port_emulator: Emulator, receiver: Receiver
+    cloud_tasks_emulator: Emulator, receiver: Receiver
 ) -> None:
-    env = _clean_env(CLOUD_TASKS_EMULATOR_HOST=one_port_emulator.emulator_host)
+    env = _clean_env(CLOUD_TASKS_EMULATOR_HOST=cloud_tasks_emulator.emulator_host)
     out = _run(UNMODIFIED_APP, receiver.url, env=env)
     assert out.split() == ["CloudTasksGrpcTransport", "CloudTasksRestTransport"]
     paths = sorted(r["path"] for r in receiver.wait_for(3))
     assert paths == ["/async", "/rest", "/sync"]
-    attempts = one_port_emulator.wait_for_attempts(3, queue="unmodified")
+    attempts = cloud_tasks_emulator.wait_for_attempts(3, queue="unmodified")
     assert {(a.project, a.status) for a in attempts} == {("app-project", 200)}
 
 
@@ -154,14 +134,9 @@ def test_explicit_transports_and_endpoints_are_never_overridden(
     assert elsewhere.api_endpoint == "example.com:443"
 
 
-FIXTURE_TEST = """
-import os
-
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import tasks_v2, tasks_v2beta3
-
-
-def test_clients_built_in_the_test(cloud_tasks_autoconnect, cloud_tasks_emulator):
+def test_the_autoconnect_fixture_points_clients_built_in_the_test(
+    cloud_tasks_autoconnect: str, cloud_tasks_emulator: Emulator
+) -> None:
     assert os.environ["CLOUD_TASKS_EMULATOR_HOST"] == cloud_tasks_autoconnect
     client = tasks_v2.CloudTasksClient()  # as the code under test would build it
     parent = cloud_tasks_emulator.parent
@@ -170,16 +145,6 @@ def test_clients_built_in_the_test(cloud_tasks_autoconnect, cloud_tasks_emulator
     assert seen.state == tasks_v2.Queue.State.RUNNING
     beta = tasks_v2beta3.CloudTasksClient(credentials=AnonymousCredentials())
     assert [q.name for q in beta.list_queues(parent=parent)] == [created.name]
-"""
-
-
-def test_the_autoconnect_fixture_points_clients_built_in_the_test(
-    pytester: pytest.Pytester,
-) -> None:
-    # In a pytest of its own: these clients reach gRPC through the emulator's HTTP port,
-    # whose relay leaks the connections' sockets (see the xfail test above).
-    pytester.makepyfile(test_fixture=FIXTURE_TEST)
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120).assert_outcomes(passed=1)
 
 
 APP_MODULE = """

@@ -400,13 +400,6 @@ def test_http_advance_times_out_a_hanging_attempt_too(receiver: Receiver) -> Non
         receiver.release()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=errors.DeadlineExceeded,
-    reason="emulator/dispatch/dispatcher.py: wait_for() sleeps until the grace of the *first* "
-    "attempt in flight ends; once that is past, later attempts still in their grace leave it "
-    "waiting out the whole timeout, so advance() overruns when attempts start at different times",
-)
 def test_advance_times_out_several_handlers_that_never_answer(receiver: Receiver) -> None:
     receiver.hold()
     with Emulator() as emulator:

@@ -21,7 +21,6 @@ from support import (
     expect_error,
     help_urls,
     http_task,
-    known_rest_bug,
     queue_path,
 )
 
@@ -126,15 +125,6 @@ def test_create_existing_queue_is_already_exists(client: Client, queue: tasks_v2
 def test_malformed_queue_name_is_invalid_argument_with_help(
     client: Client, name: str, request: pytest.FixtureRequest
 ) -> None:
-    if name == "":
-        # proto3 JSON drops the empty name, so the REST client sends the queue as `{}`;
-        # by the HTTP mapping (`body: "queue"`) that is an empty queue, as over gRPC.
-        known_rest_bug(
-            request,
-            client,
-            'a body of {} is taken for "no queue" ("CreateQueueRequest.queue is required.") '
-            "instead of an empty queue, whose name is malformed",
-        )
     with expect_error(client, exceptions.InvalidArgument, errors.QUEUE_NAME_FORMAT) as raised:
         client.create_queue(parent=PARENT, queue={"name": name})
     (url,) = help_urls(raised)

@@ -13,7 +13,7 @@ from google.protobuf import duration_pb2
 
 from emulator import Emulator, errors
 
-from support import PARENT, Client, expect_error, http_task, known_rest_bug, queue_path
+from support import PARENT, Client, expect_error, http_task, queue_path
 
 MAX_URL_LENGTH = 2083  # characters (the API's limit)
 MAX_TASK_SIZE = 1024 * 1024 - 7  # bytes of the stored Task message
@@ -403,13 +403,7 @@ def test_oversized_headers_are_invalid(client: Client, queue: tasks_v2.Queue) ->
 def test_task_size_limit_is_measured_on_the_stored_task(
     client: Client, queue: tasks_v2.Queue, emu: Emulator, request: pytest.FixtureRequest
 ) -> None:
-    # A 1 MB body is 1.33 MB of base64 in the JSON request, which the service accepts.
-    known_rest_bug(
-        request,
-        client,
-        'the emulator refuses request bodies over 1 MiB ("Maximum request body size 1048576 '
-        'exceeded"), so a task near the size limit cannot be created',
-    )
+    # A 1 MB body is 1.33 MB of base64 in a REST request, which the service accepts.
     # A fixed schedule time and equal-length names make every stored task the same size
     # but for the body, so the limit can be hit to the byte.
     when = (emu.now + timedelta(hours=1)).replace(microsecond=0)
