@@ -16,6 +16,9 @@ from emulator.dispatch.request import OutgoingRequest
 from emulator.errors import Code
 
 MAX_REDIRECTS = 10
+# The response body is read (and dropped) up to this size, so the connection can be reused;
+# past it the connection is closed instead: a huge answer costs no memory.
+MAX_BODY_READ = 64 * 1024
 _NO_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
 
 # HTTP status -> google.rpc.Code for Attempt.response_status (the standard mapping).
@@ -95,7 +98,7 @@ class Sender:
                 timeout=_NO_TIMEOUT,
                 skip_auto_headers=("Accept", "Accept-Encoding", "Content-Type"),
             ) as response:
-                await response.read()
+                await _drain(response)
                 return Outcome(
                     status=response.status, retry_after=response.headers.get("Retry-After")
                 )
@@ -109,3 +112,13 @@ class Sender:
             return Outcome(error=f"cannot connect: {error.os_error}", error_code=Code.UNAVAILABLE)
         except (aiohttp.ClientError, OSError) as error:
             return Outcome(error=f"{type(error).__name__}: {error}", error_code=Code.UNAVAILABLE)
+
+
+async def _drain(response: aiohttp.ClientResponse) -> None:
+    """Read and drop the body, up to MAX_BODY_READ; close the connection past that."""
+    read = 0
+    async for chunk in response.content.iter_any():
+        read += len(chunk)
+        if read > MAX_BODY_READ:
+            response.close()
+            return
