@@ -178,6 +178,21 @@ OPTIONS = [
         "SECONDS",
     ),
     Option(
+        "--shutdown-grace",
+        _seconds,
+        "on SIGTERM or SIGINT, how long attempts in flight may take to finish before the "
+        "emulator exits (a second signal exits at once)",
+        "SECONDS",
+    ),
+    Option(
+        "--data-dir",
+        str,
+        "keep queues, tasks, tombstones, IAM policies, CMEK configs, operations and the "
+        "virtual clock's offset in SQLite in this directory, across restarts (empty: in "
+        "memory only)",
+        "PATH",
+    ),
+    Option(
         "--attempt-history",
         _count,
         "delivery attempts kept for /_emulator/attempts, newest first; older ones (with "
@@ -387,14 +402,20 @@ async def run(settings: Settings) -> None:
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():  # a second signal: stop at once
+            log.warning("stopping at once; attempts in flight are retried after a restart")
+            os._exit(1)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     print(ready_line(server), flush=True)
     try:
         await stop.wait()
     finally:
-        log.info("stopping")
-        await server.stop(grace=0.3)
+        await server.stop(grace=settings.shutdown_grace)
 
 
 def healthcheck(settings: Settings, timeout: float = 3.0) -> bool:

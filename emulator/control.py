@@ -131,6 +131,8 @@ class Control:
                 await yield_to_loop()  # let what the jump woke run before looking again
         except TimeoutError as error:
             raise errors.DeadlineExceeded(str(error)) from None
+        finally:
+            self.store.save_clock_offset(clock.offset)  # survives a restart (--data-dir)
 
     @staticmethod
     def _target(clock: Clock, by: timedelta | None, to: datetime | None) -> datetime:

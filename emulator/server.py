@@ -7,6 +7,7 @@ import contextlib
 import copy
 import logging
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 import grpc
 from aiohttp import web
@@ -18,7 +19,7 @@ from emulator.api.iam import IamService
 from emulator.api.locations import LocationsService
 from emulator.api.service import CloudTasksService
 from emulator.api.v2beta3 import V2beta3
-from emulator.clock import Clock, RealClock, VirtualClock
+from emulator.clock import Clock, RealClock, VirtualClock, utc_now
 from emulator.control import Control
 from emulator.dispatch.attempt import Delivery
 from emulator.dispatch.authorization import Authorizer
@@ -28,6 +29,7 @@ from emulator.errors import StartupError
 from emulator.settings import Settings, bracketed, connect_host
 from emulator.startup_queues import StartupQueue
 from emulator.store import Store, limits
+from emulator.store.datadir import DataDir
 from emulator.store.records import Queue, QueueState
 from emulator.web import make_app
 
@@ -45,7 +47,12 @@ class EmulatorServer:
         queues: Sequence[Queue | StartupQueue] = (),
     ) -> None:
         self.settings = settings or Settings()
-        self.clock = clock or (VirtualClock() if self.settings.clock == "virtual" else RealClock())
+        data_dir = DataDir(self.settings.data_dir) if self.settings.data_dir else None
+        if clock is None and self.settings.clock == "virtual":
+            # A virtual clock keeps the offset it had when the data directory last saw it.
+            offset = data_dir.clock_offset() if data_dir else timedelta(0)
+            clock = VirtualClock(start=utc_now() + offset)
+        self.clock = clock or RealClock()
         # Re-created by every reset().
         self.startup_queues = [
             q if isinstance(q, StartupQueue) else StartupQueue(q) for q in queues
@@ -55,7 +62,9 @@ class EmulatorServer:
             task_tombstone_ttl=self.settings.task_tombstone_ttl,
             queue_tombstone_ttl=self.settings.queue_tombstone_ttl,
             attempt_history=self.settings.attempt_history,
+            data_dir=data_dir,
         )
+        self._data_dir = data_dir
         self.tasks = CloudTasksService(self.store)
         self.authorizer = Authorizer(
             issuer="", private_key_pem=_read_key(self.settings.oidc_key_file)
@@ -134,7 +143,7 @@ class EmulatorServer:
             rest.add_to(app, api, version)
         firebase.add_to(app, FirebaseRoute(self.tasks, self.settings.firebase_function_url))
         app_engine_admin.add_to(app, self.settings.default_location)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         self._web = runner
         grpc_address = (connect_host(self.settings.host).strip("[]"), self.grpc_port)
@@ -153,9 +162,12 @@ class EmulatorServer:
         self.dispatcher.start()
 
     def _create_startup_queues(self) -> None:
+        """Each start-up queue, configured as given; a new one in its given state (one
+        kept in the data directory keeps its own state and tasks)."""
         for item in self.startup_queues:
+            existed = self.store.find_queue(item.queue.name) is not None
             queue = self.store.put_queue(copy.deepcopy(item.queue))
-            if item.state != QueueState.RUNNING:
+            if not existed and item.state != QueueState.RUNNING:
                 self.store.set_queue_state(queue.name, item.state)
 
     def reset(self) -> None:
@@ -167,16 +179,31 @@ class EmulatorServer:
             self.clock.reset()
         self._create_startup_queues()
 
-    async def stop(self, grace: float = 0.5) -> None:
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop taking requests, let attempts in flight finish for up to `grace` seconds
+        (their outcomes recorded as usual), cancel the rest (retried after a restart with
+        --data-dir), then stop."""
         if self._listener is not None:
             self._listener.close()  # no new connections; open ones are closed below
+        rpcs = self._grpc.stop(min(grace, 1.0)) if self._grpc is not None else None
+        if grace > 0:
+            in_flight = len(self.dispatcher.in_flight)
+            if in_flight:
+                log.info("stopping: up to %gs for %d attempt(s) in flight", grace, in_flight)
+            settled = await self.dispatcher.drain(grace)
+            if not settled:
+                log.warning("stopping: %d attempt(s) still in flight are abandoned", in_flight)
+        else:
+            log.info("stopping")
+        if rpcs is not None:
+            await rpcs
+            self._grpc = None
         if self._web is not None:
             await self._web.cleanup()
             self._web = None
-        if self._grpc is not None:
-            await self._grpc.stop(grace)
-            self._grpc = None
-        await self.dispatcher.stop()  # after the RPCs, which may still start attempts
+        await self.dispatcher.stop()
+        if self._data_dir is not None:
+            self._data_dir.close()
         if self._listener is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1):

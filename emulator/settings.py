@@ -82,6 +82,8 @@ class Settings:
     # Real seconds advance() lets an attempt in flight be answered before the clock may
     # pass its deadline (a handler silent for longer is taken to hang).
     advance_grace: float = 0.2
+    data_dir: str = ""  # keep the state in SQLite there; empty: in memory only
+    shutdown_grace: float = 5.0  # seconds attempts in flight get to finish on SIGTERM
     # Delivery attempts kept for attempts() and /_emulator/attempts (0 keeps none).
     attempt_history: int = limits.DEFAULT_ATTEMPT_HISTORY
     default_project: str = "local-project"  # for queue ids in --config / --queue

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -229,3 +234,46 @@ class Receiver:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+
+
+@contextmanager
+def emulator_process(
+    data_dir: Path, *args: str
+) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+    """`python -m emulator --data-dir DATA_DIR ARGS` on free ports, virtual clock; yields
+    (process, gRPC target, HTTP URL), and kills it at the end if it still runs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUD_TASKS_EMULATOR")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--clock",
+            "virtual",
+            "--data-dir",
+            str(data_dir),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "ready" in line, line + (process.stderr.read() if process.stderr else "")
+        grpc_target = line.split(": gRPC ", 1)[1].split(",", 1)[0]
+        http_url = line.split(", HTTP ", 1)[1].split(". ", 1)[0]
+        yield process, grpc_target, http_url
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for stream in (process.stdout, process.stderr):
+            assert stream is not None
+            stream.close()

@@ -19,7 +19,7 @@ from datetime import datetime
 from emulator.clock import Clock, Timer, real_seconds
 from emulator.dispatch.attempt import Delivery
 from emulator.dispatch.scheduler import QueueScheduler
-from emulator.store import Store, bookkeeping
+from emulator.store import Store
 from emulator.store.names import QueueName
 from emulator.store.records import AttemptSummary, Queue, QueueState, Task
 from emulator.store.store import Change
@@ -79,6 +79,20 @@ class Dispatcher:
         self._dirty.clear()
         self.rate_limited.clear()
         await self.delivery.sender.close()
+
+    async def drain(self, timeout: float) -> bool:
+        """Start nothing new, and wait up to `timeout` seconds for the attempts in flight
+        to settle; whether they all did."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        attempts = list(self.in_flight)
+        if not attempts:
+            return True
+        _, pending = await asyncio.wait(attempts, timeout=timeout)
+        return not pending
 
     def abandon(self) -> list[asyncio.Task[None]]:
         """Cancel every attempt in flight (reset, stop): their outcomes are not wanted.
@@ -163,7 +177,7 @@ class Dispatcher:
 
     def _start(self, task: Task, queue: Queue, scheduler: QueueScheduler, *, forced: bool) -> None:
         now = self.clock.now()
-        summary = bookkeeping.record_dispatch(task, now)
+        summary = self.store.record_dispatch(task, now)
         self._busy_tasks[id(task)] += 1
         deadline = now + task.dispatch_deadline
         attempt = asyncio.create_task(self._attempt(task, queue, summary, deadline, forced))

@@ -10,6 +10,7 @@ from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 
 from emulator.store import limits
+from emulator.store.datadir import Disk
 from emulator.store.names import LocationName
 from emulator.store.records import Attempt
 
@@ -56,12 +57,18 @@ class Operations:
     the operation each batch `request_id` made (idempotency). The newest `size` are kept:
     a batch operation holds every task it created, so keeping all would grow forever."""
 
-    def __init__(self, size: int = limits.OPERATIONS_KEPT) -> None:
+    def __init__(self, disk: Disk, size: int = limits.OPERATIONS_KEPT) -> None:
+        self._disk = disk
         self._size = size
         self._by_name: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
         self._by_request_id: dict[str, str] = {}
 
     def put(self, name: str, operation: bytes, request_id: str = "") -> None:
+        self._disk.put_operation(name, operation, request_id, self._size)
+        self.restore(name, operation, request_id)
+
+    def restore(self, name: str, operation: bytes, request_id: str) -> None:
+        """Keep an operation read from the data directory (not written back)."""
         self._by_name[name] = (operation, request_id)
         if request_id:
             self._by_request_id[request_id] = name
@@ -85,7 +92,8 @@ class Operations:
 class CmekKeys:
     """The KMS key of each location's CMEK config; none configured by default."""
 
-    def __init__(self) -> None:
+    def __init__(self, disk: Disk) -> None:
+        self._disk = disk
         self._keys: dict[LocationName, str] = {}
 
     def get(self, location: LocationName) -> str:
@@ -93,6 +101,10 @@ class CmekKeys:
 
     def set(self, location: LocationName, key: str) -> None:
         """An empty key turns CMEK off."""
+        self._disk.put_cmek(location, key)
+        self.restore(location, key)
+
+    def restore(self, location: LocationName, key: str) -> None:
         if key:
             self._keys[location] = key
         else:

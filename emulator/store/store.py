@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 
 from emulator import errors
 from emulator.clock import Clock
-from emulator.store import limits
+from emulator.store import bookkeeping, limits
+from emulator.store.datadir import DataDir, Disk, InMemory, Snapshot
 from emulator.store.kept import AttemptHistory, CmekKeys, Operations
 from emulator.store.names import LocationName, QueueName, TaskName
-from emulator.store.records import Queue, QueueState, Task
+from emulator.store.records import AttemptSummary, Queue, QueueState, Task
 from emulator.store.tombstones import Tombstones
 
 
@@ -49,8 +50,10 @@ class Store:
         task_tombstone_ttl: timedelta = limits.DEFAULT_TASK_TOMBSTONE_TTL,
         queue_tombstone_ttl: timedelta = limits.DEFAULT_QUEUE_TOMBSTONE_TTL,
         attempt_history: int = limits.DEFAULT_ATTEMPT_HISTORY,
+        data_dir: DataDir | None = None,
     ) -> None:
         self.clock = clock
+        self._disk: Disk = data_dir or InMemory()
         self.task_tombstone_ttl = task_tombstone_ttl
         self.queue_tombstone_ttl = queue_tombstone_ttl
         self._listeners: list[Listener] = []
@@ -59,8 +62,10 @@ class Store:
         self._task_tombstones = Tombstones()
         self._queue_tombstones = Tombstones()
         self.attempts = AttemptHistory(attempt_history)
-        self.operations = Operations()
-        self.cmek_keys = CmekKeys()
+        self.operations = Operations(self._disk)
+        self.cmek_keys = CmekKeys(self._disk)
+        if data_dir is not None:
+            self._restore(data_dir.load(clock.now()))
 
     # -- notifications ---------------------------------------------------------------
 
@@ -81,6 +86,7 @@ class Store:
         self.cmek_keys.clear()
         self.operations.clear()
         self.attempts.clear()
+        self._disk.reset()
         for name in names:
             self._changed(name)
 
@@ -101,6 +107,7 @@ class Store:
             raise errors.AlreadyExists(errors.QUEUE_EXISTS)
         self._check_not_tombstoned(queue.name)
         self._queues[queue.name] = _QueueSlot(queue)
+        self._disk.put_queue(queue, b"")
         self._changed(queue.name)
         return queue
 
@@ -120,8 +127,13 @@ class Store:
             queue.state, queue.purge_time = old.state, old.purge_time
             queue.task_ttl, queue.tombstone_ttl = old.task_ttl, old.tombstone_ttl
             slot.queue = queue
+        self._save_queue(queue.name)
         self._changed(queue.name)
         return queue
+
+    def _save_queue(self, name: QueueName) -> None:
+        slot = self._queues[name]
+        self._disk.put_queue(slot.queue, slot.policy)
 
     def get_queue(self, name: QueueName) -> Queue:
         return self._slot(name).queue
@@ -146,8 +158,11 @@ class Store:
         now = self.clock.now()
         self._tombstone_tasks(slot.tasks.values(), now)
         del self._queues[name]
+        self._disk.delete_queue(name)
         if self.queue_tombstone_ttl > timedelta(0):
-            self._queue_tombstones.add(str(name), now + self.queue_tombstone_ttl, now)
+            until = now + self.queue_tombstone_ttl
+            self._queue_tombstones.add(str(name), until, now)
+            self._disk.put_tombstones("queue", [(str(name), until)], now)
         self._changed(name)
 
     def purge_queue(self, name: QueueName) -> Queue:
@@ -158,14 +173,17 @@ class Store:
         purged = [task for task in slot.tasks.values() if task.seq < cutoff]
         for task in purged:
             del slot.tasks[task.name.task]
+        self._disk.delete_tasks([task.name for task in purged])
         self._tombstone_tasks(purged, now)
         slot.queue.purge_time = now
+        self._save_queue(name)
         self._changed(name)
         return slot.queue
 
     def set_queue_state(self, name: QueueName, state: QueueState) -> Queue:
         slot = self._slot(name)
         slot.queue.state = state
+        self._save_queue(name)
         self._changed(name)
         return slot.queue
 
@@ -175,12 +193,14 @@ class Store:
         """The v2beta3-only fields of a queue (None: the default)."""
         queue = self._slot(name).queue
         queue.task_ttl, queue.tombstone_ttl = task_ttl, tombstone_ttl
+        self._save_queue(name)
 
     def get_policy(self, name: QueueName) -> bytes:
         return self._slot(name).policy
 
     def set_policy(self, name: QueueName, policy: bytes) -> None:
         self._slot(name).policy = policy
+        self._save_queue(name)
 
     # -- tasks -----------------------------------------------------------------------
 
@@ -199,9 +219,12 @@ class Store:
         return own if own is not None else self.task_tombstone_ttl
 
     def _tombstone_tasks(self, tasks: Iterable[Task], now: datetime) -> None:
+        entries = []
         for task in tasks:
             until = now + self.task_tombstone_ttl_for(task.name.queue_name)
             self._task_tombstones.add(str(task.name), until, now)
+            entries.append((str(task.name), until))
+        self._disk.put_tombstones("task", entries, now)
 
     def create_task(self, task: Task) -> Task:
         slot = self._slot(task.name.queue_name)
@@ -211,6 +234,7 @@ class Store:
             raise errors.AlreadyExists(errors.ENTITY_EXISTS)
         task.seq = next(self._seq)
         slot.tasks[task.name.task] = task
+        self._disk.put_task(task)
         self._changed(task.name.queue_name, task)
         return task
 
@@ -235,6 +259,7 @@ class Store:
         """Remove a task and reserve its name (DeleteTask, success, retries exhausted)."""
         task = self.get_task(name)
         del self._queues[name.queue_name].tasks[name.task]
+        self._disk.delete_tasks([name])
         self._tombstone_tasks([task], self.clock.now())
         self._changed(name.queue_name)
         return task
@@ -258,9 +283,18 @@ class Store:
         slot = self._queues.get(task.name.queue_name)
         return slot is not None and slot.tasks.get(task.name.task) is task
 
+    def record_dispatch(self, task: Task, now: datetime) -> AttemptSummary:
+        """Count an attempt that starts now (the task's counters, kept on disk too: an
+        attempt in flight at a crash is retried after the restart)."""
+        summary = bookkeeping.record_dispatch(task, now)
+        if self.is_live(task):
+            self._disk.put_task(task)
+        return summary
+
     def reschedule(self, task: Task, when: datetime) -> None:
         if self.is_live(task):
             task.schedule_time = when
+            self._disk.put_task(task)
             self._changed(task.name.queue_name, task)
 
     def finish_task(self, task: Task) -> bool:
@@ -269,3 +303,27 @@ class Store:
             return False
         self.delete_task(task.name)
         return True
+
+    # -- the data directory ------------------------------------------------------------
+
+    def save_clock_offset(self, offset: timedelta) -> None:
+        """Keep how far a virtual clock runs ahead, so it survives a restart."""
+        self._disk.put_clock_offset(offset)
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        for queue, policy in snapshot.queues:
+            self._queues[queue.name] = _QueueSlot(queue, policy=policy)
+        for task in snapshot.tasks:  # in creation order
+            slot = self._queues.get(task.name.queue_name)
+            if slot is not None:
+                slot.tasks[task.name.task] = task
+        last = max((task.seq for task in snapshot.tasks), default=0)
+        self._seq = itertools.count(last + 1)
+        now = self.clock.now()
+        for kind, name, until in snapshot.tombstones:
+            tombstones = self._task_tombstones if kind == "task" else self._queue_tombstones
+            tombstones.add(name, until, now)
+        for location, key in snapshot.cmek.items():
+            self.cmek_keys.restore(location, key)
+        for name, data, request_id in snapshot.operations:
+            self.operations.restore(name, data, request_id)

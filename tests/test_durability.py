@@ -1,0 +1,198 @@
+"""--data-dir: what was acknowledged survives a restart, clean or after SIGKILL.
+
+The emulator runs as users run it, `cloud-tasks-emulator` in its own process; the
+deliveries go to a local receiver, which is the judge of what was delivered.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import grpc
+import pytest
+import requests
+from google.api_core import exceptions
+from google.cloud import tasks_v2
+from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+from emulator import Emulator, errors
+from emulator.clock import utc_now
+
+from support import PARENT, Receiver, emulator_process
+
+
+def _client(target: str) -> tuple[tasks_v2.CloudTasksClient, grpc.Channel]:
+    channel = grpc.insecure_channel(target)
+    return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel)), channel
+
+
+def _queue(client: tasks_v2.CloudTasksClient, queue_id: str, **fields: object) -> str:
+    name = f"{PARENT}/queues/{queue_id}"
+    client.create_queue(parent=PARENT, queue={"name": name, **fields})
+    return name
+
+
+def test_sigkill_during_deliveries_loses_no_acknowledged_task(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    receiver.hold()  # deliveries stay in flight when the emulator is killed
+    acknowledged: dict[str, str] = {}  # task name -> the path it is delivered to
+    with emulator_process(tmp_path) as (process, target, _):
+        client, channel = _client(target)
+        busy = _queue(client, "busy", rate_limits={"max_concurrent_dispatches": 3})
+        later = _queue(client, "later")
+        paused = _queue(client, "paused")
+        client.pause_queue(name=paused)
+        for i in range(10):
+            for name in (busy, paused):
+                task = client.create_task(
+                    parent=name,
+                    task={
+                        "name": f"{name}/tasks/t{i}",
+                        "http_request": {"url": f"{receiver.url}/{name.rsplit('/', 1)[1]}/{i}"},
+                    },
+                )
+                acknowledged[task.name] = task.http_request.url
+        far = client.create_task(
+            parent=later,
+            task={
+                "name": f"{later}/tasks/tomorrow",
+                "http_request": {"url": f"{receiver.url}/later/tomorrow"},
+                "schedule_time": utc_now() + timedelta(days=1),
+            },
+        )
+        acknowledged[far.name] = f"{receiver.url}/later/tomorrow"
+        receiver.wait_for(3)  # three attempts of "busy" are in flight
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        channel.close()
+    receiver.release()
+    with emulator_process(tmp_path) as (_, target, _http_url):
+        client, channel = _client(target)
+        queues = {q.name: q for q in client.list_queues(parent=PARENT)}
+        assert set(queues) == {busy, later, paused}
+        assert queues[paused].state == tasks_v2.Queue.State.PAUSED
+        assert queues[busy].rate_limits.max_concurrent_dispatches == 3
+        client.resume_queue(name=paused)
+        requests.post(f"{_http_url}/_emulator/wait-until-idle", json={"timeout": 30}, timeout=60)
+        left = {t.name for q in queues for t in client.list_tasks(parent=q)}
+        assert left == {far.name}  # everything else was delivered
+        channel.close()
+    delivered = {r["path"] for r in receiver.requests}
+    for name, url in acknowledged.items():
+        path = url.removeprefix(receiver.url)
+        assert path in delivered or name in left, f"{name} was lost"
+    # The three in flight at the kill were retried after the restart: at least once.
+    assert len(receiver.requests) >= 20 + 3
+
+
+def test_a_clean_restart_keeps_everything(tmp_path: Path) -> None:
+    with Emulator(data_dir=str(tmp_path)) as first:
+        client = first.client()
+        name = first.queue_name("kept")
+        client.create_queue(
+            parent=first.parent,
+            queue={"name": name, "retry_config": {"max_attempts": 7, "max_doublings": 2}},
+        )
+        client.pause_queue(name=name)
+        client.create_task(
+            parent=name,
+            task={
+                "name": f"{name}/tasks/a",
+                "http_request": {
+                    "url": "http://127.0.0.1:9/",
+                    "body": b"b",
+                    "headers": {"X-K": "v"},
+                },
+            },
+        )
+        client.create_task(
+            parent=name,
+            task={"name": f"{name}/tasks/gone", "http_request": {"url": "http://127.0.0.1:9/"}},
+        )
+        client.delete_task(name=f"{name}/tasks/gone")
+        client.set_iam_policy(
+            request={
+                "resource": name,
+                "policy": {"bindings": [{"role": "roles/viewer", "members": ["user:a@b.c"]}]},
+            }
+        )
+        first.advance(timedelta(minutes=30))
+        clock = first.now
+    with Emulator(data_dir=str(tmp_path)) as second:
+        client = second.client()
+        queue = client.get_queue(name=name)
+        assert queue.state == tasks_v2.Queue.State.PAUSED
+        assert queue.retry_config.max_attempts == 7
+        assert queue.retry_config.max_doublings == 2
+        task = client.get_task(request={"name": f"{name}/tasks/a", "response_view": 2})
+        assert task.http_request.body == b"b"
+        assert task.http_request.headers["X-K"] == "v"
+        assert client.get_iam_policy(resource=name).bindings[0].members == ["user:a@b.c"]
+        # The virtual clock kept its lead, and the deleted name is still reserved.
+        assert second.now >= clock
+        with pytest.raises(exceptions.AlreadyExists):
+            client.create_task(
+                parent=name,
+                task={"name": f"{name}/tasks/gone", "http_request": {"url": "http://127.0.0.1:9/"}},
+            )
+        with pytest.raises(exceptions.NotFound) as missing:
+            client.get_task(name=f"{name}/tasks/gone")
+        assert missing.value.message == errors.TASK_TOMBSTONED
+
+
+def test_reset_empties_the_data_directory(tmp_path: Path) -> None:
+    with Emulator(data_dir=str(tmp_path)) as first:
+        first.client().create_queue(parent=first.parent, queue={"name": first.queue_name("q")})
+        first.reset()
+    with Emulator(data_dir=str(tmp_path)) as second:
+        assert list(second.client().list_queues(parent=second.parent)) == []
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda path: (path / "state.sqlite3").write_bytes(b"not a database" * 100), "corrupted"),
+        (
+            lambda path: _set_format(path / "state.sqlite3", "99"),
+            "holds format 99",
+        ),
+    ],
+    ids=["not-a-database", "another-format"],
+)
+def test_a_data_directory_it_cannot_read_stops_the_start(
+    tmp_path: Path, damage: object, message: str
+) -> None:
+    with Emulator(data_dir=str(tmp_path)):
+        pass
+    damage(tmp_path)  # type: ignore[operator]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Use another --data-dir" in result.stderr
+
+
+def _set_format(path: Path, value: str) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'format'", (value,))
