@@ -16,6 +16,7 @@ from emulator.store.names import QueueName
 
 EMPTY_POLICY_ETAG = b"\x00\x20\x01"  # what Google IAM returns for an empty policy ("ACAB")
 _POLICY_FIELDS = {"bindings", "etag", "version", "audit_configs"}
+_POLICY_VERSIONS = {0, 1, 3}  # google.iam.v1.Policy.version: "Valid values are 0, 1, and 3"
 CONCURRENT_CHANGE = (
     "There were concurrent policy changes. Please retry the whole read-modify-write with "
     "exponential backoff."
@@ -37,6 +38,11 @@ class IamService:
         name = QueueName.parse(request.resource)
         if not request.HasField("policy"):
             raise errors.InvalidArgument("SetIamPolicyRequest.policy is required.")
+        if request.policy.version not in _POLICY_VERSIONS:
+            raise errors.InvalidArgument(
+                f"policy.version must be 0, 1 or 3, got {request.policy.version}.",
+                field="policy.version",
+            )
         current = self._policy(name)
         if request.policy.etag and request.policy.etag != current.etag:
             raise errors.Aborted(CONCURRENT_CHANGE)
@@ -58,5 +64,12 @@ class IamService:
 
     def test_iam_permissions(self, request: Any) -> Any:
         name = QueueName.parse(request.resource)
+        wild = [p for p in request.permissions if "*" in p]
+        if wild:
+            raise errors.InvalidArgument(
+                f"Permissions with wildcards (such as '*' or 'cloudtasks.*') are not allowed, "
+                f"got {', '.join(repr(p) for p in wild)}.",
+                field="permissions",
+            )
         granted = list(request.permissions) if self.store.find_queue(name) else []
         return pb.TestIamPermissionsResponse(permissions=granted)

@@ -7,6 +7,7 @@ field and the allowed range so the caller can fix the request without reading do
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -23,6 +24,10 @@ from emulator.store.records import (
     Task,
     UriOverride,
 )
+
+# RFC 9110 field names are tokens; values must not break the header block.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE_BAD = re.compile(r"[\r\n\x00]")
 
 
 def _invalid(field: str, problem: str) -> errors.InvalidArgument:
@@ -104,6 +109,14 @@ def _validate_uri_override(override: UriOverride) -> None:
 
 
 def _validate_headers(headers: dict[str, str], field: str) -> None:
+    for key, value in headers.items():
+        if not _HEADER_NAME.fullmatch(key):
+            raise _invalid(f"{field}", f"has a header name HTTP does not allow: {key[:100]!r}.")
+        if _HEADER_VALUE_BAD.search(value):
+            raise _invalid(
+                f"{field}[{key}]",
+                "must not contain CR, LF or NUL (the request could not be sent).",
+            )
     size = sum(len(k) + len(v) for k, v in headers.items())
     if size >= limits.MAX_HEADERS_SIZE:
         raise _invalid(f"{field}", f"must total less than 80 KB, got {size} bytes.")
