@@ -248,6 +248,14 @@ def build_parser(prog: str = "cloud-tasks-emulator") -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--no-control",
+        action="store_true",
+        help=(
+            "switch off the test-control endpoints (/_emulator/ reset, advance, ...) and the "
+            f"EmulatorControl gRPC service (env: {NO_CONTROL_ENV}=true)"
+        ),
+    )
+    parser.add_argument(
         "--healthcheck",
         action="store_true",
         help=(
@@ -271,7 +279,8 @@ def _typed(option: Option) -> Callable[[str], Any]:
 
 
 QUEUES_ENV = ENV_PREFIX + "QUEUES"
-_KNOWN_ENV = {EMULATOR_HOST_ENV, QUEUES_ENV, *(option.env for option in OPTIONS)}
+NO_CONTROL_ENV = ENV_PREFIX + "NO_CONTROL"
+_KNOWN_ENV = {EMULATOR_HOST_ENV, QUEUES_ENV, NO_CONTROL_ENV, *(o.env for o in OPTIONS)}
 _RENAMED_ENV = {ENV_PREFIX + "PORT": ENV_PREFIX + "GRPC_PORT"}
 
 
@@ -288,6 +297,10 @@ def parse_settings(
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     settings = Settings(healthcheck=args.healthcheck)
+    no_control = env.get(NO_CONTROL_ENV, "").strip().lower()
+    if no_control not in ("", "0", "false", "no", "1", "true", "yes"):
+        parser.error(f"{NO_CONTROL_ENV}: not true or false: {no_control}")
+    settings.control = not (args.no_control or no_control in ("1", "true", "yes"))
     if args.queue:
         settings.queues = list(args.queue)
     elif env.get(QUEUES_ENV):

@@ -11,6 +11,7 @@
         ├── FailedPrecondition the request does not fit the state: a tombstoned queue name,
         │   │                  BufferTask without queue routing
         │   └── NotAdvanceable advance() on an emulator running on the real clock
+        ├── PermissionDenied   a change sent by a browser cross-site, or as a form
         ├── Aborted            SetIamPolicy with a stale etag
         ├── DeadlineExceeded   advance() or a wait did not finish within its timeout
         └── Internal           only for the emulator's own bugs, never a caller's mistake
@@ -119,6 +120,13 @@ class NotAdvanceable(FailedPrecondition):
             "The emulator runs on the real clock, which cannot be advanced; start it with "
             "--clock virtual (the pytest plugin does)."
         )
+
+
+class PermissionDenied(ApiError):
+    """A change the emulator refuses to take from where it came (a browser's cross-site
+    request, a form post to a control endpoint)."""
+
+    code = Code.PERMISSION_DENIED
 
 
 class Aborted(ApiError):

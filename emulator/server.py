@@ -119,7 +119,9 @@ class EmulatorServer:
         handlers = grpc_server.generic_handlers(
             {grpc_server.CLOUD_TASKS: v2, grpc_server.CLOUD_TASKS_V2BETA3: v2beta3, **mixins}
         )
-        server.add_generic_rpc_handlers([*handlers, control_grpc.handler(self.control)])
+        if self.settings.control:
+            handlers.append(control_grpc.handler(self.control))
+        server.add_generic_rpc_handlers(handlers)
         health = grpc_server.add_health(server)
         grpc_port = self.settings.port
         if grpc_port and grpc_port == self.settings.http_port:
@@ -135,7 +137,9 @@ class EmulatorServer:
         await grpc_server.mark_serving(health)
         self._grpc = server
 
-        app = make_app(self.grpc_target, self.authorizer, self.control)
+        app = make_app(
+            self.grpc_target, self.authorizer, self.control, with_control=self.settings.control
+        )
         common = {rpc: entry for table in mixins.values() for rpc, entry in table.items()}
         buffer = {"BufferTask": (rest.BufferTaskRequest, self.tasks.buffer_task)}
         for version, table in (("v2", v2), ("v2beta3", v2beta3)):

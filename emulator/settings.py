@@ -90,3 +90,4 @@ class Settings:
     config: str = ""  # a YAML file of queues (ours or App Engine's queue.yaml)
     queues: list[str] = field(default_factory=list)  # --queue NAME[:key=value,...]
     healthcheck: bool = False  # probe a running emulator instead of serving
+    control: bool = True  # the /_emulator/ endpoints and the EmulatorControl gRPC service

@@ -200,8 +200,40 @@ async def _clock(request: web.Request) -> web.Response:
     return web.json_response({"now": rfc3339(clock.now()), "virtual": clock.can_advance})
 
 
-def make_app(grpc_target: str, authorizer: Authorizer, control: Control) -> web.Application:
-    app = web.Application(middlewares=[_errors], client_max_size=limits.MAX_REQUEST_BYTES)
+_FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+_CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@web.middleware
+async def _no_cross_site_changes(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A web page must not drive the emulator: changes from a browser's cross-site request
+    are refused, and the control endpoints take JSON only, which an HTML form cannot send."""
+    if request.method in _CHANGES:
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            raise errors.PermissionDenied(
+                "Cross-site requests from a browser cannot change the emulator."
+            )
+        kind = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if request.path.startswith("/_emulator/") and kind in _FORM_TYPES:
+            raise errors.PermissionDenied(
+                f"The control endpoints take JSON (Content-Type: application/json), not {kind}."
+            )
+    return await handler(request)
+
+
+async def _control_off(request: web.Request) -> web.Response:
+    raise errors.NotFound(
+        "The test-control endpoints are switched off (--no-control / "
+        "CLOUD_TASKS_EMULATOR_NO_CONTROL)."
+    )
+
+
+def make_app(
+    grpc_target: str, authorizer: Authorizer, control: Control, *, with_control: bool = True
+) -> web.Application:
+    app = web.Application(
+        middlewares=[_errors, _no_cross_site_changes], client_max_size=limits.MAX_REQUEST_BYTES
+    )
     app[GRPC_TARGET] = grpc_target
     app[AUTHORIZER] = authorizer
     app[CONTROL] = control
@@ -209,6 +241,9 @@ def make_app(grpc_target: str, authorizer: Authorizer, control: Control) -> web.
     app.router.add_get("/healthz", _healthz)
     app.router.add_get(OPENID_CONFIGURATION_PATH, _openid_configuration)
     app.router.add_get(JWKS_PATH, _jwks)
+    if not with_control:
+        app.router.add_route("*", "/_emulator/{rest:.*}", _control_off)
+        return app
     app.router.add_post("/_emulator/reset", _reset)
     app.router.add_post("/_emulator/advance", _advance)
     app.router.add_post("/_emulator/wait-until-idle", _wait_until_idle)
