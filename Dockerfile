@@ -11,7 +11,8 @@ COPY protos ./protos
 COPY emulator ./emulator
 RUN pip install --no-cache-dir . \
     && rm -rf /app/emulator /app/protos /app/setup.py /app/cloud_tasks_emulator.pth \
-    && useradd --system --uid 10001 --no-create-home emulator
+    && useradd --system --uid 10001 --no-create-home emulator \
+    && mkdir /data && chown 10001 /data  # a named volume mounted here takes this owner
 
 USER 10001
 # Inside a container the emulator listens on every interface. The ports stay the
