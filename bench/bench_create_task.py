@@ -14,7 +14,8 @@ is delivered meanwhile:
     python bench/bench_create_task.py [--runs 3] [--calls 2000]
         [--variant NAME=FLAGS ...] [--src NAME=PATH ...] [--json out.json]
 
-`--variant data-dir="--data-dir /tmp/d"` adds an emulator started with those flags;
+`--variant data-dir="--data-dir {tmp}"` adds an emulator started with those flags ({tmp}:
+a new empty directory each start);
 `--src before=/path/to/old/checkout` adds one run from another checkout's sources.
 """
 
@@ -79,7 +80,8 @@ class Variant:
             )
             commands = [
                 [sys.executable, "-c", launcher, "--port", str(grpc_port), "--http-port",
-                 str(http_port), "--log-level", "warning", *self.flags]
+                 str(http_port), "--log-level", "warning",
+                 *(f.replace("{tmp}", tempfile.mkdtemp()) for f in self.flags)]
             ]  # fmt: skip
         processes = [
             subprocess.Popen(c, stdout=subprocess.PIPE, text=True, env=env) for c in commands
@@ -195,8 +197,6 @@ def main() -> None:
     variants = [Variant("emulator"), Variant("null grpc.aio / aiohttp", null=True)]
     for spec in args.variant:
         name, _, flags = spec.partition("=")
-        if "--data-dir" in flags and flags.strip().endswith("--data-dir"):
-            flags += " " + tempfile.mkdtemp()
         variants.append(Variant(name, shlex.split(flags)))
     for spec in args.src:
         name, _, path = spec.partition("=")

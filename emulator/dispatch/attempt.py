@@ -18,7 +18,7 @@ from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.request import OutgoingRequest
 from emulator.dispatch.sender import Outcome, Sender
 from emulator.errors import Code
-from emulator.store import Store, bookkeeping
+from emulator.store import Store, bookkeeping, limits
 from emulator.store.records import (
     Attempt,
     AttemptStatus,
@@ -66,7 +66,13 @@ class Delivery:
         outcome = sent.outcome
         at = outcome.at or self.clock.now()
         self.store.attempts.settle(sent.record, status=outcome.status, error=outcome.error, at=at)
-        result = self._settle(task, summary, outcome, at, summary.dispatch_time if forced else None)
+        forced_at = summary.dispatch_time if forced else None
+        try:
+            result = self._settle(task, summary, outcome, at, forced_at)
+        except Exception:  # an emulator bug must not strand the task: retry it later
+            log.exception("settling an attempt of %s failed", task.name)
+            self.store.reschedule(task, backoff.next_attempt_at(at, limits.DEFAULT_MAX_BACKOFF))
+            result = "rescheduled after an internal error"
         name = task.name.queue_name
         log.info(
             "project=%s location=%s queue=%s task=%s attempt=%d %s latency=%.0fms %s",
@@ -186,7 +192,8 @@ class Delivery:
         retry_after = backoff.parse_retry_after(outcome.retry_after, now)
         if retry_after is not None:
             delay = max(delay, retry_after)
-        when = (forced_at or now) + delay  # a RunTask failure counts from the RunTask time
+        # A RunTask failure counts from the RunTask time.
+        when = backoff.next_attempt_at(forced_at or now, delay)
         self.store.reschedule(task, when)
         return f"next={when.isoformat()}"
 

@@ -13,6 +13,10 @@ from email.utils import parsedate_to_datetime
 from emulator.store import limits
 from emulator.store.records import RetryConfig
 
+# A Retry-After longer than a task may be scheduled ahead is read as that long.
+MAX_RETRY_AFTER = limits.MAX_SCHEDULE_AHEAD
+_CAP_SECONDS = int(MAX_RETRY_AFTER.total_seconds())
+
 
 def backoff_delay(failed_attempt: int, config: RetryConfig) -> timedelta:
     """Delay after the `failed_attempt`-th attempt (1-based) failed.
@@ -53,16 +57,26 @@ def retries_exhausted(
 
 
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """A Retry-After header (delay seconds or an HTTP date) as a delay from `now`."""
+    """A Retry-After header (delay seconds or an HTTP date) as a delay from `now`, at most
+    MAX_RETRY_AFTER; None when absent or unusable (the backoff alone then applies)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():
+        return min(timedelta(seconds=min(int(value), _CAP_SECONDS)), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         return None
-    return max(when - now, timedelta(0))
+    return min(max(when - now, timedelta(0)), MAX_RETRY_AFTER)
+
+
+def next_attempt_at(base: datetime, delay: timedelta) -> datetime:
+    """`base + delay`, kept within the times the emulator can represent (a max_backoff of
+    years would otherwise overflow)."""
+    try:
+        return min(base + delay, limits.LATEST_CLOCK_TIME)
+    except OverflowError:
+        return limits.LATEST_CLOCK_TIME

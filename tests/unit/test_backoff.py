@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from emulator.dispatch.backoff import backoff_delay, parse_retry_after, retries_exhausted
+from emulator.dispatch.backoff import (
+    backoff_delay,
+    next_attempt_at,
+    parse_retry_after,
+    retries_exhausted,
+)
+from emulator.store.limits import LATEST_CLOCK_TIME
 from emulator.store.records import RetryConfig
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -103,8 +109,16 @@ def test_retries_exhausted_by_the_rule(
         ("Tue, 01 Jan 2030 12:02:00 GMT", 120),  # an HTTP date, from now
         ("Tue, 01 Jan 2030 11:00:00 GMT", 0),  # in the past: at once
         ("Tue, 01 Jan 2030 12:02:00 -0000", None),  # no time zone
+        ("\u00b2", None),  # a digit to str.isdigit(), not to int()
+        ("99999999999999999999999", 30 * 86400),  # capped at how far a task may be scheduled
+        ("Fri, 01 Jan 2100 00:00:00 GMT", 30 * 86400),
     ],
 )
 def test_parse_retry_after(header: str | None, delay: float | None) -> None:
     expected = None if delay is None else timedelta(seconds=delay)
     assert parse_retry_after(header, NOW) == expected
+
+
+def test_the_next_attempt_stays_representable() -> None:
+    assert next_attempt_at(NOW, timedelta(seconds=5)) == NOW + timedelta(seconds=5)
+    assert next_attempt_at(NOW, timedelta(days=999_999_999)) == LATEST_CLOCK_TIME
