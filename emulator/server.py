@@ -31,7 +31,7 @@ from emulator.startup_queues import StartupQueue
 from emulator.store import Store, limits
 from emulator.store.datadir import DataDir
 from emulator.store.records import Queue, QueueState
-from emulator.web import make_app
+from emulator.web import json_error_protocols, make_app
 
 log = logging.getLogger("emulator")
 
@@ -219,7 +219,7 @@ def _http_protocols(runner: web.AppRunner) -> Callable[[], asyncio.Protocol]:
     """aiohttp's protocol factory for the connections the shared port hands it."""
     server = runner.server
     assert server is not None  # set by runner.setup()
-    return server
+    return json_error_protocols(server)
 
 
 def _read_key(path: str) -> bytes | None:

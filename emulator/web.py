@@ -8,13 +8,17 @@ bug as INTERNAL (logged), never a plain-text page.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from emulator import errors
 from emulator.api.status import to_json_envelope
@@ -93,6 +97,49 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
     status, body = to_json_envelope(failure)
     return web.json_response(body, status=status)
+
+
+class _JsonErrorsHandler(RequestHandler):
+    """aiohttp's connection handler, with its protocol-level errors (a malformed request
+    line or header, a header too long) answered in the JSON envelope instead of text."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if status >= 500:
+            log.error("error handling a request from %s", request.remote, exc_info=exc)
+        else:  # the client's mistake (or not HTTP at all): not the emulator's error
+            log.debug("malformed request from %s: %s", request.remote, message or exc)
+        if request.writer.output_size > 0:
+            raise ConnectionError("the response has started; the connection is dropped")
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        detail = str(message or exc or "the request could not be read").strip()
+        text = f"{status} {reason}: {detail.splitlines()[0].rstrip(':')[:200]}"
+        failure: errors.ApiError = (
+            errors.Internal(text) if status >= 500 else errors.InvalidArgument(text)
+        )
+        _, body = to_json_envelope(failure)
+        body["error"]["code"] = status
+        response = web.json_response(body, status=status)
+        response.force_close()
+        return response
+
+
+def json_error_protocols(server: web.Server) -> Callable[[], asyncio.Protocol]:
+    """A protocol factory like `server` whose connections answer errors in JSON."""
+
+    def protocol() -> asyncio.Protocol:
+        handler = server()
+        handler.__class__ = _JsonErrorsHandler  # same slots: a safe class swap
+        return handler
+
+    return protocol
 
 
 async def _index(request: web.Request) -> web.Response:
