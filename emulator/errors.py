@@ -14,6 +14,7 @@
         ├── PermissionDenied   a change sent by a browser cross-site, or as a form
         ├── Aborted            SetIamPolicy with a stale etag
         ├── DeadlineExceeded   advance() or a wait did not finish within its timeout
+        ├── Cancelled          the client went away before its request was read
         └── Internal           only for the emulator's own bugs, never a caller's mistake
 
 Store and service code raise these. Every user mistake must end up as one of them,
@@ -140,6 +141,13 @@ class DeadlineExceeded(ApiError):
     message says what was still busy."""
 
     code = Code.DEADLINE_EXCEEDED
+
+
+class Cancelled(ApiError):
+    """The client closed the connection before the emulator could read its request: an
+    answer nobody will read, and not the emulator's error."""
+
+    code = Code.CANCELLED
 
 
 class Internal(ApiError):

@@ -9,8 +9,8 @@ bug as INTERNAL (logged), never a plain-text page.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -21,6 +21,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from emulator import errors
+from emulator.api import rest_json
 from emulator.api.status import to_json_envelope
 from emulator.clock import rfc3339
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control, attempt_json
@@ -90,6 +91,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if error.status < 400:
             raise  # redirects and the like are answers, not errors
         failure = _from_http_exception(request, error)
+    except ConnectionError as error:  # the client hung up mid-request: its doing, not ours
+        log.debug("%s %s: the client went away: %s", request.method, request.path, error)
+        failure = errors.Cancelled("The client closed the connection before it was answered.")
     except Exception:
         log.exception("%s %s failed unexpectedly", request.method, request.path)
         failure = errors.Internal(
@@ -166,20 +170,18 @@ async def _jwks(request: web.Request) -> web.Response:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidArgument("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise errors.InvalidArgument("The request body must be a JSON object.")
-    return body
+    return rest_json.load_object(await request.read()) if request.can_read_body else {}
 
 
 def _seconds(body: dict[str, Any], key: str, default: float) -> float:
     value = body.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    # Python's JSON parser takes NaN and Infinity, and 1e400 is an infinite float.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise errors.InvalidArgument(f'"{key}" must be a non-negative number of seconds.')
     return float(value)
 
@@ -199,7 +201,8 @@ def _query_number(request: web.Request, key: str, default: float) -> float:
         value = float(text)
     except ValueError:
         value = -1
-    if value < 0 or (key == "min_count" and value != int(value)):
+    # float() reads "nan", "inf" and "1e400" too: none is a count or a timeout.
+    if not math.isfinite(value) or value < 0 or (key == "min_count" and not value.is_integer()):
         raise errors.InvalidArgument(f'"{key}" must be a non-negative number, got "{text}".')
     return value
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ import grpc
 import pytest
 from google.api_core import exceptions
 from google.cloud import tasks_v2, tasks_v2beta3
+from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 from google.cloud.tasks_v2beta3.services.cloud_tasks.transports import (
     CloudTasksGrpcTransport as BetaGrpcTransport,
 )
@@ -277,3 +279,65 @@ def emulator_process(
         for stream in (process.stdout, process.stderr):
             assert stream is not None
             stream.close()
+
+
+# -- raw connections and liveness (the robustness suites) ---------------------------------
+
+
+def host_port(address: str) -> tuple[str, int]:
+    """`host:port` or `http://host:port` as a socket address."""
+    host, port = address.removeprefix("http://").rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+@dataclass
+class RawReply:
+    data: bytes
+    ended: str  # "closed" (EOF), "reset", or "open" (still open, silent, when reading stopped)
+
+
+def raw_exchange(
+    address: str, data: bytes, *, half_close: bool = False, wait: float = 5.0
+) -> RawReply:
+    """Send `data` on a new connection and read until the server closes it, or until it
+    has been silent for `wait` seconds. With `half_close` the sending side is shut after
+    `data` (EOF: nothing more will come), else it stays open."""
+    with socket.create_connection(host_port(address), timeout=wait) as sock:
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                return RawReply(received, "open")
+            except ConnectionResetError:
+                return RawReply(received, "reset")
+            if not chunk:
+                return RawReply(received, "closed")
+            received += chunk
+
+
+def grpc_client_of(target: str) -> tuple[grpc.Channel, Client]:
+    """A client on a channel of its own to `target` (the gRPC port, or the HTTP port,
+    which relays gRPC), with the library's own unlimited message sizes."""
+    channel = grpc.insecure_channel(
+        target,
+        options=[("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)],
+    )
+    return channel, Client(transport=CloudTasksGrpcTransport(channel=channel))
+
+
+def still_serving(emulator: Emulator, timeout: float = 10) -> None:
+    """A real RPC answers on the gRPC port, on the HTTP port over REST, and on the HTTP
+    port over gRPC (relayed), each within `timeout` seconds."""
+    for target in (emulator.grpc_target, emulator.emulator_host):
+        channel, client = grpc_client_of(target)
+        with channel:
+            client.list_queues(parent=emulator.parent, timeout=timeout)
+    rest = emulator.rest_client()
+    try:
+        rest.list_queues(parent=emulator.parent, timeout=timeout)
+    finally:
+        rest.transport.close()

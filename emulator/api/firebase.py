@@ -18,13 +18,9 @@ A repeated task id is 409 ALREADY_EXISTS, which both SDKs report as "task alread
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import web
 from google.protobuf import json_format
 
-from emulator import errors
 from emulator.api import pb, rest_json
 from emulator.api.service import CloudTasksService
 from emulator.store.names import QueueName
@@ -45,7 +41,7 @@ class FirebaseRoute:
 
     async def enqueue(self, request: web.Request) -> web.Response:
         queue = self._queue(request)
-        document = await _json(request)
+        document = rest_json.load_object(await request.read())
         task = document.get("task")
         create = pb.CreateTaskRequest(parent=str(queue))
         rest_json.parse(task if task is not None else {}, create.task, "task")
@@ -64,18 +60,6 @@ class FirebaseRoute:
         name = f"{self._queue(request)}/tasks/{request.match_info['task']}"
         self.tasks.delete_task(pb.DeleteTaskRequest(name=name))
         return web.json_response({})
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        document = json.loads(await request.read() or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidArgument(
-            "Invalid JSON payload received: the body is not JSON."
-        ) from None
-    if not isinstance(document, dict):
-        raise errors.InvalidArgument("Invalid JSON payload received: expected an object.")
-    return document
 
 
 def add_to(app: web.Application, route: FirebaseRoute) -> None:

@@ -10,7 +10,6 @@ names. Errors are the Google JSON error envelope.
 from __future__ import annotations
 
 import inspect
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,7 +128,7 @@ def _set_path(message: Any, path: str, value: str) -> None:
 def _parse_body(raw: bytes, message: Any, path: str = "") -> None:
     if not raw.strip():
         return
-    rest_json.parse(_json_object(raw), message, path)
+    rest_json.parse(rest_json.load_object(raw), message, path)
 
 
 def _apply_query(request: Any, query: Any) -> None:
@@ -163,23 +162,6 @@ def _repeated(descriptor: Any) -> bool:
     return bool(descriptor.label == descriptor.LABEL_REPEATED)
 
 
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(raw or b"{}")
-    except json.JSONDecodeError as error:
-        raise errors.InvalidArgument(
-            f"Invalid JSON payload received: the body is not JSON (line {error.lineno}, "
-            f"column {error.colno}: {error.msg})."
-        ) from None
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidArgument(
-            "Invalid JSON payload received: the body is not UTF-8 JSON."
-        ) from None
-    if not isinstance(document, dict):
-        raise errors.InvalidArgument("Invalid JSON payload received: expected an object.")
-    return document
-
-
 class RestApi:
     def __init__(self, routes: list[Route]) -> None:
         self.routes = routes
@@ -202,7 +184,7 @@ class RestApi:
         message = route.request_type()
         raw = await request.read()
         if isinstance(message, dict):
-            message.update(_json_object(raw))
+            message.update(rest_json.load_object(raw))
         elif route.body == "*":
             _parse_body(raw, message)
         elif route.body is not None:

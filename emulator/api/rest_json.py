@@ -9,6 +9,7 @@ it: `Invalid value at 'task.schedule_time' (type.googleapis.com/google.protobuf.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -55,6 +56,28 @@ def _invalid(path: str, kind: str, value: Any, expected: str) -> errors.InvalidA
     return errors.InvalidArgument(
         f"Invalid value at '{path}' ({kind}): {_quoted(value)} is not {expected}.", field=path
     )
+
+
+def load_object(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object (empty means `{}`), or INVALID_ARGUMENT saying why not."""
+    try:
+        document = json.loads(raw or b"{}")
+    except json.JSONDecodeError as error:
+        raise errors.InvalidArgument(
+            f"Invalid JSON payload received: the body is not JSON (line {error.lineno}, "
+            f"column {error.colno}: {error.msg})."
+        ) from None
+    except (ValueError, UnicodeDecodeError):
+        raise errors.InvalidArgument(
+            "Invalid JSON payload received: the body is not UTF-8 JSON."
+        ) from None
+    except RecursionError:  # nested deeper than the parser's stack allows
+        raise errors.InvalidArgument(
+            "Invalid JSON payload received: the body is nested too deeply."
+        ) from None
+    if not isinstance(document, dict):
+        raise errors.InvalidArgument("Invalid JSON payload received: expected an object.")
+    return document
 
 
 def check(document: Any, message_type: descriptor.Descriptor, path: str = "") -> None:
