@@ -127,8 +127,13 @@ def _to_emulator(cls: Any, host: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     else:
         import grpc
 
-        channel = grpc.aio.insecure_channel(host) if kind == "grpc_asyncio" else None
-        transport = transport_class(channel=channel or grpc.insecure_channel(host))
+        # Unlimited message sizes, as the library's own channels have.
+        unlimited = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+        if kind == "grpc_asyncio":
+            channel: Any = grpc.aio.insecure_channel(host, options=unlimited)
+        else:
+            channel = grpc.insecure_channel(host, options=unlimited)
+        transport = transport_class(channel=channel)
     options = kwargs.get("client_options")
     if isinstance(options, dict):
         options = {k: v for k, v in options.items() if k not in ("scopes", "credentials_file")}

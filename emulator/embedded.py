@@ -43,6 +43,9 @@ from emulator.store.records import Attempt, Queue
 
 T = TypeVar("T")
 
+# As the client library's own channels: no message size limit of the client's own.
+_CHANNEL_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+
 QueueSpec = str | Mapping[str, Any]  # a queue id / full name, or a Queue as a dict
 
 # What an Emulator in tests and scripts starts with (the pytest plugin's defaults too).
@@ -152,7 +155,7 @@ class Emulator:
     def client(self) -> tasks_v2.CloudTasksClient:
         """A sync `CloudTasksClient` on an insecure channel to this emulator."""
         if self._channel is None:
-            self._channel = grpc.insecure_channel(self.grpc_target)
+            self._channel = grpc.insecure_channel(self.grpc_target, options=_CHANNEL_OPTIONS)
         return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=self._channel))
 
     def rest_client(self) -> tasks_v2.CloudTasksClient:
@@ -165,7 +168,7 @@ class Emulator:
 
     def async_client(self) -> tasks_v2.CloudTasksAsyncClient:
         """A `CloudTasksAsyncClient` for the running event loop (a new channel each call)."""
-        channel = grpc.aio.insecure_channel(self.grpc_target)
+        channel = grpc.aio.insecure_channel(self.grpc_target, options=_CHANNEL_OPTIONS)
         return tasks_v2.CloudTasksAsyncClient(
             transport=CloudTasksGrpcAsyncIOTransport(channel=channel)
         )

@@ -108,6 +108,10 @@ class EmulatorServer:
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", limits.MAX_REQUEST_BYTES),
                 ("grpc.max_send_message_length", limits.MAX_REQUEST_BYTES),
+                # One metadata limit, not gRPC's soft one (8 KiB, past which it refuses
+                # calls at random) below a hard one: the same call always gets one answer.
+                ("grpc.max_metadata_size", limits.MAX_METADATA_BYTES),
+                ("grpc.absolute_max_metadata_size", limits.MAX_METADATA_BYTES),
             ]
         )
         batch = BatchService(self.tasks)

@@ -19,6 +19,9 @@ Predicate = Callable[[Queue], bool]
 
 _TOKEN = re.compile(r"\s*(!=|[:=()\-]|[A-Za-z_][A-Za-z0-9_.]*|\"[^\"]*\"|\S)")
 _FIELDS = {"state"}
+# NOTs and parentheses nest no deeper than this: the parser recurses once per level, and
+# a filter is a short expression, never a stack-sized one.
+MAX_DEPTH = 100
 
 
 def _tokens(text: str) -> list[str]:
@@ -30,6 +33,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokens(text)
         self.pos = 0
+        self.depth = 0
 
     def error(self, why: str) -> errors.InvalidArgument:
         return errors.InvalidArgument(f'Invalid filter "{self.text}": {why}.')
@@ -67,15 +71,20 @@ class _Parser:
 
     def factor(self) -> Predicate:
         token = self.take()
-        if token in ("NOT", "-"):
-            inner = self.factor()
-            return lambda q: not inner(q)
+        if token not in ("NOT", "-", "("):
+            return self.compare(token)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"NOT and parentheses nest more than {MAX_DEPTH} levels deep")
         if token == "(":
             inner = self.expr()
             if self.take() != ")":
                 raise self.error('missing ")"')
-            return inner
-        return self.compare(token)
+        else:
+            negated = self.factor()
+            inner = lambda q: not negated(q)  # noqa: E731
+        self.depth -= 1
+        return inner
 
     def compare(self, field: str) -> Predicate:
         if field not in _FIELDS:

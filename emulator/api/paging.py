@@ -78,5 +78,9 @@ def paginate(
         items = [item for item in items if key(item) > after]  # type: ignore[operator]
     if len(items) <= size:
         return items, ""
-    last = key(items[size - 1])
-    return items[:size], PageToken(after=last, filter=filter_, issued=now.timestamp()).encode()
+    return items[:size], token_after(key(items[size - 1]), filter_=filter_, now=now)
+
+
+def token_after(last: Key, *, filter_: str, now: datetime) -> str:
+    """The token of the page that starts after the item with key `last`."""
+    return PageToken(after=last, filter=filter_, issued=now.timestamp()).encode()

@@ -120,18 +120,26 @@ class CloudTasksService:
     def list_tasks(self, request: Any) -> Any:
         parent = QueueName.parse(request.parent)
         view = _view(request.response_view)
+        now = self.store.clock.now()
         tasks, next_token = paging.paginate(
             self.store.list_tasks(parent),
             lambda t: t.seq,
             token=request.page_token,
             filter_="",
             size=paging.page_size(request.page_size, limits.MAX_TASKS_PAGE_SIZE),
-            now=self.store.clock.now(),
+            now=now,
             key_type=int,
         )
-        return pb.ListTasksResponse(
-            tasks=[convert.task_to_pb(t, view) for t in tasks], next_page_token=next_token
-        )
+        messages: list[Any] = []
+        size = 0
+        for index, task in enumerate(tasks):  # a page ends early rather than outgrow a message
+            message = convert.task_to_pb(task, view)
+            size += message.ByteSize()
+            if messages and size > limits.MAX_PAGE_BYTES:
+                next_token = paging.token_after(tasks[index - 1].seq, filter_="", now=now)
+                break
+            messages.append(message)
+        return pb.ListTasksResponse(tasks=messages, next_page_token=next_token)
 
     def get_task(self, request: Any) -> Any:
         view = _view(request.response_view)

@@ -43,9 +43,12 @@ MAX_QUEUES_PAGE_SIZE = 9800
 MAX_TASKS_PAGE_SIZE = 1000
 PAGE_TOKEN_TTL = timedelta(hours=2)
 
-# Requests: the largest gRPC message and HTTP request body the emulator reads. A batch of
-# 100 tasks near the task size limit fits; anything larger is refused with a clear error.
+# Requests: the largest gRPC message and HTTP request body the emulator reads (a batch of
+# up to 30 tasks near the task size limit fits); anything larger is refused with a clear
+# error. A ListTasks page ends early rather than grow past MAX_PAGE_BYTES (FULL bodies).
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
+MAX_PAGE_BYTES = 16 * 1024 * 1024
+MAX_METADATA_BYTES = 16 * 1024  # gRPC metadata (request headers) in all
 
 # Batches.
 MAX_BATCH_CREATE = 100

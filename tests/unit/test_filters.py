@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from emulator import errors
-from emulator.api.filters import parse
+from emulator.api.filters import MAX_DEPTH, parse
 from emulator.store.names import QueueName
 from emulator.store.records import Queue, QueueState
 
@@ -65,3 +67,19 @@ def test_bad_filters_are_invalid_argument(text: str, why: str) -> None:
         parse(text)
     assert e.value.message.startswith(f'Invalid filter "{text}": ')
     assert why in e.value.message
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        lambda n: "(" * n + "state:PAUSED" + ")" * n,
+        lambda n: "NOT " * n + "state:PAUSED",
+        lambda n: "-" * n + "state:PAUSED",
+        lambda n: "NOT (" * (n // 2) + "state:PAUSED" + ")" * (n // 2),
+    ],
+)
+def test_nesting_is_bounded(nested: Callable[[int], str]) -> None:
+    parse(nested(MAX_DEPTH))  # as deep as allowed: parsed
+    with pytest.raises(errors.InvalidArgument) as e:
+        parse(nested(MAX_DEPTH + 2))
+    assert f"nest more than {MAX_DEPTH} levels deep" in e.value.message
