@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS tasks (name TEXT PRIMARY KEY, queue TEXT NOT NULL, re
 CREATE INDEX IF NOT EXISTS tasks_by_queue ON tasks (queue);
 CREATE TABLE IF NOT EXISTS tombstones (
     kind TEXT NOT NULL, name TEXT NOT NULL, until TEXT NOT NULL, PRIMARY KEY (kind, name));
+CREATE INDEX IF NOT EXISTS tombstones_by_until ON tombstones (until);
 CREATE TABLE IF NOT EXISTS cmek (location TEXT PRIMARY KEY, key TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS operations (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL, data BLOB NOT NULL,
@@ -108,7 +109,9 @@ class DataDir:
             snapshot.queues.append((codec.loads(record, Queue), policy or b""))
         rows = db.execute("SELECT record FROM tasks")
         snapshot.tasks = sorted((codec.loads(r, Task) for (r,) in rows), key=lambda t: t.seq)
-        for kind, name, until in db.execute("SELECT kind, name, until FROM tombstones"):
+        for kind, name, until in db.execute(
+            "SELECT kind, name, until FROM tombstones ORDER BY until"
+        ):
             when = datetime.fromisoformat(until)
             if when > now:
                 snapshot.tombstones.append((kind, name, when))
