@@ -99,7 +99,7 @@ class Store:
         return slot
 
     def _check_not_tombstoned(self, name: QueueName) -> None:
-        if self._queue_tombstones.holds(str(name), self.clock.now()):
+        if self._queue_tombstones.holds(name.parent, name.queue, self.clock.now()):
             raise errors.FailedPrecondition(errors.QUEUE_TOMBSTONED)
 
     def create_queue(self, queue: Queue) -> Queue:
@@ -161,7 +161,7 @@ class Store:
         self._disk.delete_queue(name)
         if self.queue_tombstone_ttl > timedelta(0):
             until = now + self.queue_tombstone_ttl
-            self._queue_tombstones.add(str(name), until, now)
+            self._queue_tombstones.add(name.parent, name.queue, until, now)
             self._disk.put_tombstones("queue", [(str(name), until)], now)
         self._changed(name)
 
@@ -222,14 +222,15 @@ class Store:
         entries = []
         for task in tasks:
             until = now + self.task_tombstone_ttl_for(task.name.queue_name)
-            self._task_tombstones.add(str(task.name), until, now)
+            self._task_tombstones.add(task.name.queue_name, task.name.task, until, now)
             entries.append((str(task.name), until))
         self._disk.put_tombstones("task", entries, now)
 
     def create_task(self, task: Task) -> Task:
         slot = self._slot(task.name.queue_name)
-        if task.name.task in slot.tasks or self._task_tombstones.holds(
-            str(task.name), self.clock.now()
+        name = task.name
+        if name.task in slot.tasks or self._task_tombstones.holds(
+            name.queue_name, name.task, self.clock.now()
         ):
             raise errors.AlreadyExists(errors.ENTITY_EXISTS)
         task.seq = next(self._seq)
@@ -242,7 +243,7 @@ class Store:
         slot = self._slot(name.queue_name)
         task = slot.tasks.get(name.task)
         if task is None:
-            if self._task_tombstones.holds(str(name), self.clock.now()):
+            if self._task_tombstones.holds(name.queue_name, name.task, self.clock.now()):
                 raise errors.NotFound(errors.TASK_TOMBSTONED)
             raise errors.NotFound(errors.ENTITY_NOT_FOUND)
         return task
@@ -321,8 +322,12 @@ class Store:
         self._seq = itertools.count(last + 1)
         now = self.clock.now()
         for kind, name, until in snapshot.tombstones:
-            tombstones = self._task_tombstones if kind == "task" else self._queue_tombstones
-            tombstones.add(name, until, now)
+            if kind == "task":
+                task_name = TaskName.parse(name)
+                self._task_tombstones.add(task_name.queue_name, task_name.task, until, now)
+            else:
+                queue_name = QueueName.parse(name)
+                self._queue_tombstones.add(queue_name.parent, queue_name.queue, until, now)
         for location, key in snapshot.cmek.items():
             self.cmek_keys.restore(location, key)
         for name, data, request_id in snapshot.operations:
