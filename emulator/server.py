@@ -200,7 +200,8 @@ class EmulatorServer:
                 log.info("stopping: up to %gs for %d attempt(s) in flight", grace, in_flight)
             settled = await self.dispatcher.drain(grace)
             if not settled:
-                log.warning("stopping: %d attempt(s) still in flight are abandoned", in_flight)
+                left = len(self.dispatcher.in_flight)
+                log.warning("stopping: %d attempt(s) still in flight are abandoned", left)
         else:
             log.info("stopping")
         if rpcs is not None:

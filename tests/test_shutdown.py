@@ -53,6 +53,8 @@ def test_an_attempt_that_outlasts_the_grace_is_retried_after_the_restart(
         name = _task_in_flight(target, receiver)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
+        assert process.stderr is not None
+        assert "1 attempt(s) still in flight are abandoned" in process.stderr.read()
     with emulator_process(tmp_path) as (_, target, _):
         receiver.wait_for(2)  # sent again after the restart: at least once
         task = _client(target).get_task(name=name)
