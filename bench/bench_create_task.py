@@ -24,20 +24,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shlex
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
-from common import HERE, free_port, summary
+from common import Variant, summary
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import tasks_v2
@@ -50,53 +44,6 @@ from google.cloud.tasks_v2.types import cloudtasks, task
 PARENT = "projects/bench/locations/us-central1"
 BODY = b"x" * 100
 MODES = ("sync", "async64", "stub64", "rest")
-
-
-@dataclass
-class Variant:
-    name: str
-    flags: list[str] = field(default_factory=list)
-    src: str | None = None  # another checkout's sources, on PYTHONPATH
-    null: bool = False  # the do-nothing baseline
-
-    @contextmanager
-    def serve(self) -> Iterator[tuple[str, str]]:
-        """Start it; yields (gRPC target, REST base URL)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUD_TASKS_EMULATOR")}
-        grpc_port, http_port = free_port(), free_port()
-        if self.null:
-            commands = [
-                [sys.executable, str(HERE / "null_server.py"), "grpc", str(grpc_port)],
-                [sys.executable, str(HERE / "null_server.py"), "rest", str(http_port)],
-            ]
-        else:
-            # Another checkout's sources win over the installed (editable) package.
-            launcher = (
-                "import sys; sys.meta_path[:] = [f for f in sys.meta_path "
-                f"if 'editable' not in type(f).__module__]; sys.path.insert(0, {self.src!r}); "
-                "from emulator.cli import main; main()"
-                if self.src
-                else "from emulator.cli import main; main()"
-            )
-            commands = [
-                [sys.executable, "-c", launcher, "--port", str(grpc_port), "--http-port",
-                 str(http_port), "--log-level", "warning",
-                 *(f.replace("{tmp}", tempfile.mkdtemp()) for f in self.flags)]
-            ]  # fmt: skip
-        processes = [
-            subprocess.Popen(c, stdout=subprocess.PIPE, text=True, env=env) for c in commands
-        ]
-        try:
-            for process in processes:
-                assert process.stdout is not None
-                line = process.stdout.readline()
-                if "ready" not in line:
-                    raise RuntimeError(f"{self.name} did not start: {line!r}")
-            yield f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}"
-        finally:
-            for process in processes:
-                process.terminate()
-                process.wait()
 
 
 def _request(queue: str) -> dict[str, object]:

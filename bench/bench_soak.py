@@ -11,6 +11,14 @@ after its task's success. Prints tasks, attempts, failures injected, lost, dupli
 after success, the emulator's RSS before, at its peak (sampled every 0.5 s) and after the
 drain, wall time and deliveries per second.
 
+The plain run repeats the load `--rounds` times (default 3) on one emulator and fails if
+its RSS after the last round is more than `--max-growth` (5 %) above its RSS after the
+second: what the emulator keeps after a drain (the newest attempts and batch operations,
+the names still reserved) is bounded, so once the first round has filled it, a round
+must end where the one before it did. Names
+are reserved for `--tombstone-ttl` (30 s here, an hour by default), so that the first
+round's have expired by the end of the second and the two rounds end holding alike.
+
 Then the durability scenario, if the emulator has `--data-dir PATH`: the same run, but the
 emulator is killed (SIGKILL) in the middle and restarted on the same data directory; every
 task whose BatchCreateTasks call returned must still succeed at the target (at least once:
@@ -115,12 +123,13 @@ def queue_name(index: int) -> str:
     return f"{PARENT}/queues/q{index}"
 
 
-def batches(queues: int, tasks: int) -> list[tuple[int, list[str]]]:
+def batches(queues: int, tasks: int, round_: int = 0) -> list[tuple[int, list[str]]]:
     """(queue index, task ids) per BatchCreateTasks call, interleaved across the queues."""
     out = []
+    prefix = f"r{round_}-" if round_ else ""
     for start in range(0, tasks, BATCH):
         for queue in range(queues):
-            ids = [f"q{queue}-t{j}" for j in range(start, min(start + BATCH, tasks))]
+            ids = [f"{prefix}q{queue}-t{j}" for j in range(start, min(start + BATCH, tasks))]
             out.append((queue, ids))
     return out
 
@@ -243,7 +252,15 @@ def settle_and_check_empty(emulator: EmulatorProcess, queues: int) -> int:
     return sum(len(list(client.list_tasks(parent=queue_name(i)))) for i in range(queues))
 
 
-def report(label: str, found: Findings, rss: tuple[int, int, int], wall: float, left: int) -> None:
+def report(
+    label: str,
+    found: Findings,
+    rss: tuple[int, int, int],
+    wall: float,
+    left: int,
+    *,
+    per_round: int | None = None,
+) -> None:
     before, peak, after = rss
     print(f"{label}:")
     print(
@@ -261,10 +278,8 @@ def report(label: str, found: Findings, rss: tuple[int, int, int], wall: float, 
         f"tasks left in the emulator {left}"
     )
     print(f"  RSS before {mib(before)}, peak {mib(peak)}, after drain {mib(after)}")
-    print(
-        f"  wall {wall:.1f} s, {found.tasks / wall:.0f} tasks delivered/s, "
-        f"{found.attempts / wall:.0f} attempts/s"
-    )
+    tasks = per_round or found.tasks
+    print(f"  wall {wall:.1f} s (last round), {tasks / wall:.0f} tasks delivered/s")
     if found.lost:
         print(f"  lost, e.g.: {found.lost[:10]}")
     print("  OK" if found.ok and not left else "  FAILED")
@@ -274,36 +289,58 @@ def report(label: str, found: Findings, rss: tuple[int, int, int], wall: float, 
 
 
 def plain_run(args: argparse.Namespace) -> bool:
-    total = args.queues * args.tasks
-    with soak_target(args.fail_rate, args.seed) as url, emulator_process() as emulator:
+    """`--rounds` rounds of the same load on one emulator: memory after the last round
+    must stay near memory after the first (what is kept is bounded, nothing leaks)."""
+    ok = True
+    flags = ("--task-tombstone-ttl", args.tombstone_ttl)
+    with soak_target(args.fail_rate, args.seed) as url, emulator_process(*flags) as emulator:
         client = emulator.client()
         create_queues(client, args.queues)
         before = emulator.rss_bytes()
         sampler = Sampler(emulator)
-        began = time.monotonic()
+        after_rounds: list[int] = []
         acknowledged: set[str] = set()
-        with ThreadPoolExecutor(args.workers) as pool:
-            futures = [
-                pool.submit(create_batch, client, url, q, ids, retrying=False)
-                for q, ids in batches(args.queues, args.tasks)
-            ]
-            for future in futures:
-                acknowledged.update(future.result())
-        created = time.monotonic() - began
-        print(f"  created {len(acknowledged)} tasks in {created:.1f} s")
-        wall = drain(url, total, args.timeout, began)
-        left = settle_and_check_empty(emulator, args.queues)
+        for round_ in range(args.rounds):
+            began = time.monotonic()
+            created: set[str] = set()
+            with ThreadPoolExecutor(args.workers) as pool:
+                futures = [
+                    pool.submit(create_batch, client, url, q, ids, retrying=False)
+                    for q, ids in batches(args.queues, args.tasks, round_)
+                ]
+                for future in futures:
+                    created.update(future.result())
+            print(f"  round {round_ + 1}: created {len(created)} tasks in "
+                  f"{time.monotonic() - began:.1f} s")  # fmt: skip
+            acknowledged |= created
+            wall = drain(url, len(acknowledged), args.timeout, began)
+            left = settle_and_check_empty(emulator, args.queues)
+            after_rounds.append(emulator.rss_bytes())
+            ok = ok and not left
         sampler.stop()
-        after = emulator.rss_bytes()
         found = check(target_records(url), acknowledged)
     report(
-        f"soak: {args.queues} queues x {args.tasks} tasks",
+        f"soak: {args.rounds} round(s) of {args.queues} queues x {args.tasks} tasks",
         found,
-        (before, sampler.peak, after),
+        (before, sampler.peak, after_rounds[0]),
         wall,
         left,
+        per_round=len(acknowledged) // args.rounds,
     )
-    return found.ok and not left
+    if args.rounds > 1:
+        # The first round fills what is kept (history, operations, reserved names); from
+        # the second on, a round must end where the one before it did.
+        steady = after_rounds[1 if args.rounds > 2 else 0]
+        growth = after_rounds[-1] / steady - 1
+        print(
+            "  RSS after each round: "
+            + ", ".join(mib(r) for r in after_rounds)
+            + f" ({growth:+.1%} from round {2 if args.rounds > 2 else 1} to the last)"
+        )
+        ok = ok and growth < args.max_growth
+        if growth >= args.max_growth:
+            print(f"  FAILED: memory grew by more than {args.max_growth:.0%} between rounds")
+    return found.ok and ok
 
 
 def data_dir_supported() -> tuple[bool, str]:
@@ -390,6 +427,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="concurrent batch calls")
     parser.add_argument("--timeout", type=float, default=900, help="seconds for the drain")
     parser.add_argument("--data-dir", default="", help="for the durability scenario")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the plain run")
+    parser.add_argument(
+        "--tombstone-ttl", default="30s", help="the emulator's --task-tombstone-ttl (plain run)"
+    )
+    parser.add_argument(
+        "--max-growth",
+        type=float,
+        default=0.05,
+        help="how much RSS may grow from the second round's end to the last's (0.05: 5 %%)",
+    )
     parser.add_argument(
         "--crash-window",
         type=float,

@@ -16,9 +16,10 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -42,6 +43,12 @@ def console_script() -> str:
     return str(beside) if beside.exists() else shutil.which("cloud-tasks-emulator") or "false"
 
 
+def grpc_client(target: str) -> tasks_v2.CloudTasksClient:
+    """A CloudTasksClient on an insecure channel to `target` (host:port)."""
+    channel = grpc.insecure_channel(target)
+    return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+
+
 @dataclass
 class EmulatorProcess:
     process: subprocess.Popen[str]
@@ -49,8 +56,7 @@ class EmulatorProcess:
     http_url: str
 
     def client(self) -> tasks_v2.CloudTasksClient:
-        channel = grpc.insecure_channel(self.grpc_target)
-        return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+        return grpc_client(self.grpc_target)
 
     def rss_bytes(self) -> int:
         """Resident memory of the emulator process (Linux)."""
@@ -126,3 +132,55 @@ def mib(value: float) -> str:
 
 def sleep(seconds: float) -> None:
     time.sleep(seconds)
+
+
+@dataclass
+class Variant:
+    """A server to measure: the emulator (from the console script, with `flags`; or from
+    another checkout's sources, `src`), or the do-nothing baselines (`null`)."""
+
+    name: str
+    flags: list[str] = field(default_factory=list)
+    src: str | None = None  # another checkout's sources, on PYTHONPATH
+    null: bool = False  # the do-nothing grpc.aio and aiohttp servers (bench/null_server.py)
+
+    @contextlib.contextmanager
+    def serve(self) -> Iterator[tuple[str, str]]:
+        """Start it, each process afresh; yields (gRPC target, HTTP base URL)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUD_TASKS_EMULATOR")}
+        grpc_port, http_port = free_port(), free_port()
+        if self.null:
+            commands = [
+                [sys.executable, str(HERE / "null_server.py"), "grpc", str(grpc_port)],
+                [sys.executable, str(HERE / "null_server.py"), "rest", str(http_port)],
+            ]
+        else:
+            flags = [f.replace("{tmp}", tempfile.mkdtemp()) for f in self.flags]
+            ports = ["--port", str(grpc_port), "--http-port", str(http_port)]
+            commands = [[*self.launcher(), *ports, "--log-level", "warning", *flags]]
+        processes = [
+            subprocess.Popen(c, stdout=subprocess.PIPE, text=True, env=env) for c in commands
+        ]
+        try:
+            for process in processes:
+                assert process.stdout is not None
+                line = process.stdout.readline()
+                if "ready" not in line:
+                    raise RuntimeError(f"{self.name} did not start: {line!r}")
+            yield f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}"
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait()
+
+    def launcher(self) -> list[str]:
+        """The command that starts this emulator: the console script, as users start it;
+        for another checkout, its sources before the installed (editable) package."""
+        if not self.src:
+            return [console_script()]
+        code = (
+            "import sys; sys.meta_path[:] = [f for f in sys.meta_path "
+            f"if 'editable' not in type(f).__module__]; sys.path.insert(0, {self.src!r}); "
+            "from emulator.cli import main; main()"
+        )
+        return [sys.executable, "-c", code]
