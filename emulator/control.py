@@ -224,4 +224,8 @@ def attempt_json(entry: Attempt) -> dict[str, Any]:
         "schedule_time": when(entry.schedule_time),
         "dispatch_time": when(entry.dispatch_time),
         "response_time": when(entry.response_time),
+        "latency_seconds": entry.latency,
+        "result": entry.result,
+        "next_attempt": when(entry.next_attempt),
+        "backoff": entry.backoff,
     }

@@ -247,7 +247,14 @@ def test_http_control_endpoints(
         "schedule_time",
         "dispatch_time",
         "response_time",
+        "latency_seconds",
+        "result",
+        "next_attempt",
+        "backoff",
     }
+    assert attempt["result"] == "succeeded"
+    assert attempt["next_attempt"] is None
+    assert attempt["latency_seconds"] >= 0
     to = (start + timedelta(days=1)).isoformat()
     assert requests.post(f"{base}/advance", json={"to": to}, timeout=30).status_code == 200
     assert requests.post(f"{base}/reset", timeout=10).json() == {}
@@ -318,6 +325,9 @@ def test_grpc_control_service(
     assert attempt.body == b"payload"
     assert attempt.HasField("response_time")
     assert not attempt.HasField("error")
+    assert attempt.result == "succeeded"
+    assert not attempt.HasField("next_attempt")
+    assert attempt.HasField("latency_seconds")
     with pytest.raises(grpc.RpcError) as e:
         call("Advance", messages["AdvanceRequest"](), "AdvanceResponse")
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -44,6 +44,14 @@ def _attempt(entry: Attempt) -> Any:
         message.error = entry.error
     if entry.response_time is not None:
         message.response_time.CopyFrom(timestamp(entry.response_time))
+    if entry.result is not None:
+        message.result = entry.result
+    if entry.next_attempt is not None:
+        message.next_attempt.CopyFrom(timestamp(entry.next_attempt))
+    if entry.backoff is not None:
+        message.backoff = entry.backoff
+    if entry.latency is not None:
+        message.latency_seconds = entry.latency
     return message
 
 

@@ -21,6 +21,7 @@ from emulator.errors import Code
 from emulator.store import Store, bookkeeping, limits
 from emulator.store.records import (
     Attempt,
+    AttemptResult,
     AttemptStatus,
     AttemptSummary,
     HttpRequest,
@@ -62,18 +63,28 @@ class Delivery:
         return Sent(record, outcome, real_seconds() - started)
 
     def settle(self, task: Task, summary: AttemptSummary, sent: Sent, *, forced: bool) -> None:
-        """Record the outcome, retry or delete the task, and log one line."""
+        """Retry or delete the task, record the attempt's outcome, and log one line."""
         outcome = sent.outcome
         at = outcome.at or self.clock.now()
-        self.store.attempts.settle(sent.record, status=outcome.status, error=outcome.error, at=at)
         forced_at = summary.dispatch_time if forced else None
         try:
             result = self._settle(task, summary, outcome, at, forced_at)
         except Exception:  # an emulator bug must not strand the task: retry it later
             log.exception("settling an attempt of %s failed", task.name)
-            self.store.reschedule(task, backoff.next_attempt_at(at, limits.DEFAULT_MAX_BACKOFF))
-            result = "rescheduled after an internal error"
+            when = backoff.next_attempt_at(at, limits.DEFAULT_MAX_BACKOFF)
+            self.store.reschedule(task, when)
+            result = AttemptResult("retried", when, "after an internal error of the emulator")
         name = task.name.queue_name
+        self.store.settle_attempt(
+            sent.record,
+            name,
+            status=outcome.status,
+            error=outcome.error,
+            at=at,
+            latency=sent.seconds,
+            result=result,
+        )
+        next_at = result.next_attempt.isoformat() if result.next_attempt else None
         log.info(
             "project=%s location=%s queue=%s task=%s attempt=%d %s latency=%.0fms %s",
             name.project,
@@ -83,7 +94,19 @@ class Delivery:
             sent.record.attempt,
             outcome.describe(),
             sent.seconds * 1000,
-            result,
+            result.describe(),
+            extra={
+                "fields": {
+                    "queue": str(name),
+                    "task": task.name.task,
+                    "attempt": sent.record.attempt,
+                    "status": outcome.status,
+                    "error": outcome.error,
+                    "latency_ms": round(sent.seconds * 1000, 1),
+                    "result": result.result,
+                    "next_schedule_time": next_at,
+                }
+            },
         )
 
     def _prepare(
@@ -117,7 +140,7 @@ class Delivery:
             schedule_time=summary.schedule_time or summary.dispatch_time,
             dispatch_time=summary.dispatch_time,
         )
-        self.store.attempts.record(record)
+        self.store.record_attempt(record)
         return record, outgoing, outcome
 
     async def _send(self, outgoing: OutgoingRequest, deadline: datetime) -> Outcome:
@@ -157,10 +180,10 @@ class Delivery:
         outcome: Outcome,
         now: datetime,
         forced_at: datetime | None,
-    ) -> str:
-        """Apply an attempt's outcome to the task; returns what happened, for the log."""
+    ) -> AttemptResult:
+        """Apply an attempt's outcome to the task; what became of it."""
         if not self.store.is_live(task):
-            return "discarded (task no longer exists)"
+            return AttemptResult("discarded", backoff="the task no longer exists")
         server_error = outcome.status is not None and outcome.status >= 500
         bookkeeping.record_result(
             task,
@@ -172,8 +195,8 @@ class Delivery:
             now=now,
         )
         if outcome.succeeded:
-            self.store.finish_task(task)
-            return "deleted (succeeded)"
+            self.store.finish_task(task, succeeded=True)
+            return AttemptResult("succeeded")
         queue = self.store.find_queue(task.name.queue_name)
         config = task.retry_config or (queue.retry_config if queue else None)
         assert config is not None
@@ -186,16 +209,14 @@ class Delivery:
             created=task.create_time,
             now=now,
         ):
-            self.store.finish_task(task)
-            return "deleted (retries exhausted)"
-        delay = backoff.backoff_delay(task.dispatch_count, config)
+            self.store.finish_task(task, succeeded=False)
+            return AttemptResult("dropped", backoff=backoff.exhausted_reason(config))
         retry_after = backoff.parse_retry_after(outcome.retry_after, now)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
+        delay = backoff.choose_delay(task.dispatch_count, config, retry_after)
         # A RunTask failure counts from the RunTask time.
-        when = backoff.next_attempt_at(forced_at or now, delay)
+        when = backoff.next_attempt_at(forced_at or now, delay.delay)
         self.store.reschedule(task, when)
-        return f"next={when.isoformat()}"
+        return AttemptResult("retried", when, delay.why)
 
 
 def _status_message(outcome: Outcome) -> str:

@@ -194,6 +194,25 @@ class Task:
     previous_response: int | None = None  # HTTP status of the latest answered attempt
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What an attempt's outcome did to its task (see `Attempt.result`)."""
+
+    result: str
+    next_attempt: datetime | None = None
+    backoff: str | None = None
+
+    def describe(self) -> str:
+        """For the log line: `next=TIME`, or what was done with the task."""
+        if self.next_attempt is not None:
+            return f"next={self.next_attempt.isoformat()}"
+        if self.result == "succeeded":
+            return "deleted (succeeded)"
+        if self.result == "dropped":
+            return f"deleted (retries exhausted: {self.backoff})"
+        return f"{self.result} ({self.backoff})"
+
+
 @dataclass(slots=True)
 class Attempt:
     """One delivery attempt as the target saw it (`emulator.Attempt`): kept, newest
@@ -213,6 +232,14 @@ class Attempt:
     status: int | None = None  # None: no HTTP response
     error: str | None = None
     response_time: datetime | None = None
+    # Set when the attempt settles: how long it took (real seconds), and what became of
+    # the task: "succeeded", "retried" (at `next_attempt`, for the reason in `backoff`),
+    # "dropped" (its retries ran out: `backoff` says which limit) or "discarded" (the
+    # task was deleted meanwhile).
+    latency: float | None = None
+    result: str | None = None
+    next_attempt: datetime | None = None
+    backoff: str | None = None
 
     @property
     def queue_name(self) -> str:

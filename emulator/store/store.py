@@ -19,7 +19,15 @@ from emulator.store import bookkeeping, limits
 from emulator.store.datadir import DataDir, Disk, InMemory, Snapshot
 from emulator.store.kept import AttemptHistory, CmekKeys, Operations
 from emulator.store.names import LocationName, QueueName, TaskName
-from emulator.store.records import AttemptSummary, Queue, QueueState, Task
+from emulator.store.records import (
+    Attempt,
+    AttemptResult,
+    AttemptSummary,
+    Queue,
+    QueueState,
+    Task,
+)
+from emulator.store.stats import QueueStats
 from emulator.store.tombstones import Tombstones
 
 
@@ -40,6 +48,7 @@ class _QueueSlot:
     queue: Queue
     tasks: dict[str, Task] = field(default_factory=dict)
     policy: bytes = b""  # a serialized google.iam.v1.Policy; opaque to the emulator
+    stats: QueueStats = field(default_factory=QueueStats)
 
 
 class Store:
@@ -57,6 +66,7 @@ class Store:
         self.task_tombstone_ttl = task_tombstone_ttl
         self.queue_tombstone_ttl = queue_tombstone_ttl
         self._listeners: list[Listener] = []
+        self._watchers: list[Callable[[], None]] = []
         self._seq = itertools.count(1)
         self._queues: dict[QueueName, _QueueSlot] = {}
         self._task_tombstones = Tombstones()
@@ -72,10 +82,19 @@ class Store:
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def watch(self, watcher: Callable[[], None]) -> None:
+        """Call `watcher` after every change, attempts included (the dashboard's live view)."""
+        self._watchers.append(watcher)
+
     def _changed(self, name: QueueName, task: Task | None = None, run_now: bool = False) -> None:
         change = Change(name, task, run_now)
         for listener in self._listeners:
             listener(change)
+        self._touched()
+
+    def _touched(self) -> None:
+        for watcher in self._watchers:
+            watcher()
 
     def reset(self) -> None:
         """Forget everything: queues, tasks, tombstones, CMEK configs, operations, attempts."""
@@ -137,6 +156,10 @@ class Store:
 
     def get_queue(self, name: QueueName) -> Queue:
         return self._slot(name).queue
+
+    def stats(self, name: QueueName) -> QueueStats:
+        """What the queue has done (for reading: the store alone writes it)."""
+        return self._slot(name).stats
 
     def find_queue(self, name: QueueName) -> Queue | None:
         slot = self._queues.get(name)
@@ -235,6 +258,7 @@ class Store:
             raise errors.AlreadyExists(errors.ENTITY_EXISTS)
         task.seq = next(self._seq)
         slot.tasks[task.name.task] = task
+        slot.stats.created += 1
         self._disk.put_task(task)
         self._changed(task.name.queue_name, task)
         return task
@@ -288,22 +312,61 @@ class Store:
         """Count an attempt that starts now (the task's counters, kept on disk too: an
         attempt in flight at a crash is retried after the restart)."""
         summary = bookkeeping.record_dispatch(task, now)
-        if self.is_live(task):
-            self._disk.put_task(task)
+        slot = self._queues.get(task.name.queue_name)
+        if slot is not None:
+            slot.stats.dispatched += 1
+            slot.stats.lateness.observe(max((now - task.schedule_time).total_seconds(), 0.0))
+            if slot.tasks.get(task.name.task) is task:
+                self._disk.put_task(task)
         return summary
 
     def reschedule(self, task: Task, when: datetime) -> None:
+        """Schedule a live task's next attempt (a failed attempt is retried)."""
         if self.is_live(task):
             task.schedule_time = when
             self._disk.put_task(task)
+            self._slot(task.name.queue_name).stats.retried += 1
             self._changed(task.name.queue_name, task)
 
-    def finish_task(self, task: Task) -> bool:
+    def finish_task(self, task: Task, *, succeeded: bool) -> bool:
         """Delete a task that succeeded or ran out of retries; False if already gone."""
         if not self.is_live(task):
             return False
+        stats = self._slot(task.name.queue_name).stats
+        if succeeded:
+            stats.succeeded += 1
+        else:
+            stats.dropped += 1
         self.delete_task(task.name)
         return True
+
+    # -- the attempt history -------------------------------------------------------------
+
+    def record_attempt(self, attempt: Attempt) -> None:
+        """An attempt that starts: kept (the newest `attempt_history`) for inspection."""
+        self.attempts.record(attempt)
+
+    def settle_attempt(
+        self,
+        attempt: Attempt,
+        queue: QueueName,
+        *,
+        status: int | None,
+        error: str | None,
+        at: datetime,
+        latency: float,
+        result: AttemptResult,
+    ) -> None:
+        """Complete an attempt with its outcome and what became of its task."""
+        self.attempts.settle(attempt, status=status, error=error, at=at)
+        attempt.latency = latency
+        attempt.result, attempt.next_attempt = result.result, result.next_attempt
+        attempt.backoff = result.backoff
+        slot = self._queues.get(queue)
+        if slot is not None:
+            succeeded = status is not None and 200 <= status < 300
+            slot.stats.attempt_settled(at, succeeded=succeeded, latency=latency)
+        self._touched()
 
     # -- the data directory ------------------------------------------------------------
 

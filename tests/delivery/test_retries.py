@@ -143,6 +143,49 @@ def test_retry_after_is_honoured(client: Client, emu: Emulator, receiver: Receiv
     assert current.schedule_time - current.last_attempt.response_time == timedelta(seconds=2)
 
 
+def test_each_attempt_says_what_became_of_its_task_and_why(
+    client: Client, emu: Emulator, receiver: Receiver
+) -> None:
+    receiver.responses = [503, 503, 503, (429, {"Retry-After": "100"}), 503]  # then 200
+    queue = make_queue(
+        client,
+        retry_config={
+            "min_backoff": duration(1),
+            "max_backoff": duration(5),
+            "max_doublings": 1,
+        },
+    )
+    task = client.create_task(parent=queue.name, task={"http_request": {"url": receiver.url}})
+    emu.advance(300)
+    attempts = emu.wait_for_attempts(6, task=task.name)
+    assert [(a.result, a.backoff) for a in attempts] == [
+        ("retried", "min_backoff: 1s after the first failure"),
+        ("retried", "doubling: 1s x 2^1 = 2s (max_doublings 1)"),
+        ("retried", "linear: 1s x 2^1 x 2 = 4s (after max_doublings 1)"),
+        ("retried", "Retry-After: 100s, more than the backoff (max_backoff 5s)"),
+        ("retried", "max_backoff: 5s, less than linear 1s x 2^1 x 4 = 8s"),
+        ("succeeded", None),
+    ]
+    for attempt, after in itertools.pairwise(attempts):
+        assert attempt.next_attempt == after.schedule_time
+        assert attempt.latency is not None
+        assert attempt.latency >= 0
+    assert attempts[-1].next_attempt is None
+
+
+def test_an_attempt_that_ends_the_retries_says_which_limit(
+    client: Client, emu: Emulator, receiver: Receiver
+) -> None:
+    receiver.status = 500
+    queue = make_queue(client, **fast_retries(max_attempts=2))
+    task = client.create_task(parent=queue.name, task={"http_request": {"url": receiver.url}})
+    attempts = emu.wait_for_attempts(2, task=task.name)
+    assert [(a.result, a.backoff) for a in attempts] == [
+        ("retried", "min_backoff: 0s after the first failure"),
+        ("dropped", "max_attempts 2 reached"),
+    ]
+
+
 def _attempts_until_deleted(client: Client, emu: Emulator, name: str) -> int:
     """Run every retry that falls due within ten minutes (well within the name's one-hour
     tombstone); the number of attempts, once the task is gone."""
