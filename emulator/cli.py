@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from emulator import logs
 from emulator import startup_queues as queue_files
 from emulator.errors import StartupError
 from emulator.server import EmulatorServer
@@ -67,6 +68,12 @@ def _log_level(text: str) -> str:
     if level not in ("debug", "info", "warning", "error"):
         raise ValueError(f"not a log level: {text}")
     return level
+
+
+def _log_format(text: str) -> str:
+    if text.lower() not in logs.FORMATS:
+        raise ValueError(f"not a log format: {text} (text or json)")
+    return text.lower()
 
 
 def _base_url(text: str) -> str:
@@ -151,6 +158,13 @@ OPTIONS = [
         "DURATION",
     ),
     Option("--log-level", _log_level, "debug, info, warning or error", "LEVEL"),
+    Option(
+        "--log-format",
+        _log_format,
+        "text (readable lines) or json (one object a line: time, level, queue, task, "
+        "attempt, status, latency, next schedule time)",
+        "FORMAT",
+    ),
     Option(
         "--app-engine-host",
         _base_url,
@@ -454,11 +468,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = parse_settings(args)
     if settings.healthcheck:
         sys.exit(0 if healthcheck(settings) else 1)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(settings.log_level, settings.log_format)
     try:
         asyncio.run(run(settings))
     except StartupError as error:

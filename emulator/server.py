@@ -12,6 +12,7 @@ from datetime import timedelta
 import grpc
 from aiohttp import web
 
+from emulator import metrics
 from emulator.api import app_engine_admin, control_grpc, firebase, grpc_server, multiplex, rest
 from emulator.api.batch import BatchService
 from emulator.api.firebase import FirebaseRoute
@@ -150,6 +151,7 @@ class EmulatorServer:
             api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
             rest.add_to(app, api, version)
         firebase.add_to(app, FirebaseRoute(self.tasks, self.settings.firebase_function_url))
+        metrics.add_to(app, self.store, self.dispatcher)
         app_engine_admin.add_to(app, self.settings.default_location)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()

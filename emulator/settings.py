@@ -73,6 +73,7 @@ class Settings:
     task_tombstone_ttl: timedelta = field(default=limits.DEFAULT_TASK_TOMBSTONE_TTL)
     queue_tombstone_ttl: timedelta = field(default=limits.DEFAULT_QUEUE_TOMBSTONE_TTL)
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one object a line
     app_engine_host: str = "http://127.0.0.1:8080"  # where App Engine tasks are sent
     # Where Firebase task-queue tasks without a URL go ({project}, {location}, {queue}).
     firebase_function_url: str = FIREBASE_FUNCTION_URL

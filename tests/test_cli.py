@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import selectors
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -25,7 +27,7 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpc
 
 from emulator.cli import OPTIONS
 
-from support import PARENT, queue_path
+from support import PARENT, Receiver, queue_path
 
 READY = re.compile(
     r"ready(?: \(listening on \S+\))?: gRPC (\S+), HTTP (\S+)\. "
@@ -139,6 +141,7 @@ def test_variables_configure_it_and_flags_win() -> None:
         (["--task-tombstone-ttl", "soon"], {}, "not a duration"),
         (["--app-engine-host", "localhost:8080"], {}, "not an http:// or https:// URL"),
         ([], {"CLOUD_TASKS_EMULATOR_LOG_LEVEL": "chatty"}, "not a log level"),
+        (["--log-format", "xml"], {}, "not a log format"),
     ],
 )
 def test_bad_settings_exit_with_a_clear_message(
@@ -154,6 +157,52 @@ def test_bad_settings_exit_with_a_clear_message(
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_json_logs_carry_the_attempt_fields_and_no_secret(receiver: Receiver) -> None:
+    receiver.responses = [503]  # then 200
+    env = _env(CLOUD_TASKS_EMULATOR_LOG_FORMAT="json")
+    with emulator("--port", "0", "--http-port", "0", env=env) as (proc, line):
+        match = READY.search(line)
+        assert match, line
+        client = _client(match[1])
+        queue = client.create_queue(
+            parent=PARENT,
+            queue={"name": queue_path("logged")},  # the retry follows 0.1 s later
+        )
+        client.create_task(
+            parent=queue.name,
+            task={
+                "name": f"{queue.name}/tasks/t1",
+                "http_request": {
+                    "url": receiver.url,
+                    "body": b"the-secret-body",
+                    "headers": {"Authorization": "Bearer caller-secret"},
+                },
+            },
+        )
+        receiver.wait_for(2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert proc.stderr is not None
+        logged = proc.stderr.read()
+    entries = [json.loads(text) for text in logged.splitlines()]  # every line is JSON
+    attempts = [e for e in entries if e.get("task") == "t1"]
+    assert [(e["attempt"], e["status"], e["result"]) for e in attempts] == [
+        (1, 503, "retried"),
+        (2, 200, "succeeded"),
+    ]
+    first = attempts[0]
+    assert first["queue"] == queue.name
+    assert first["level"] == "INFO"
+    assert datetime.fromisoformat(first["time"]).tzinfo is not None
+    assert first["latency_ms"] >= 0
+    assert datetime.fromisoformat(first["next_schedule_time"]) > datetime.fromisoformat(
+        first["time"]
+    ) - timedelta(seconds=5)
+    assert attempts[1]["next_schedule_time"] is None
+    assert "the-secret-body" not in logged
+    assert "caller-secret" not in logged
 
 
 def test_a_taken_port_is_a_clear_error() -> None:

@@ -224,6 +224,10 @@ class Dispatcher:
     def in_flight_count(self, queue: QueueName) -> int:
         return sum(1 for entry in self.in_flight.values() if entry.queue == queue)
 
+    def in_flight_by_queue(self) -> Counter[QueueName]:
+        """Attempts in flight, by queue (a queue with none counts 0)."""
+        return Counter(entry.queue for entry in self.in_flight.values())
+
     def pending(self) -> list[str]:
         """Changes not yet looked at (a pass is due)."""
         return [f"queue {name.queue} has changes to look at" for name in sorted(self._dirty)]
