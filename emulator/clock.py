@@ -37,6 +37,12 @@ async def yield_to_loop() -> None:
     await asyncio.sleep(0)
 
 
+async def pace(seconds: float) -> None:
+    """Let `seconds` of real time pass: for pacing output to people (the dashboard's live
+    updates), never for waiting on the emulator's own work (use events and timers)."""
+    await asyncio.sleep(seconds)
+
+
 class Timer:
     """A callback due at a clock time; `cancel()` before it fires and it never does."""
 

@@ -51,6 +51,9 @@ class Code(enum.IntEnum):
     UNAUTHENTICATED = 16
 
 
+MAX_MESSAGE = 1024  # characters of an error message
+
+
 @dataclass(frozen=True)
 class HelpLink:
     description: str
@@ -82,6 +85,8 @@ class ApiError(EmulatorError):
     def __init__(
         self, message: str, *, help_link: HelpLink | None = None, field: str | None = None
     ) -> None:
+        if len(message) > MAX_MESSAGE:  # a message quoting huge input must still fit in
+            message = message[: MAX_MESSAGE - 3] + "..."  # gRPC's trailers (8 KiB in all)
         super().__init__(message)
         self.message = message
         self.help_link = help_link

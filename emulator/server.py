@@ -12,7 +12,7 @@ from datetime import timedelta
 import grpc
 from aiohttp import web
 
-from emulator import metrics
+from emulator import dashboard, metrics
 from emulator.api import app_engine_admin, control_grpc, firebase, grpc_server, multiplex, rest
 from emulator.api.batch import BatchService
 from emulator.api.firebase import FirebaseRoute
@@ -142,17 +142,7 @@ class EmulatorServer:
         await grpc_server.mark_serving(health)
         self._grpc = server
 
-        app = make_app(
-            self.grpc_target, self.authorizer, self.control, with_control=self.settings.control
-        )
-        common = {rpc: entry for table in mixins.values() for rpc, entry in table.items()}
-        buffer = {"BufferTask": (rest.BufferTaskRequest, self.tasks.buffer_task)}
-        for version, table in (("v2", v2), ("v2beta3", v2beta3)):
-            api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
-            rest.add_to(app, api, version)
-        firebase.add_to(app, FirebaseRoute(self.tasks, self.settings.firebase_function_url))
-        metrics.add_to(app, self.store, self.dispatcher)
-        app_engine_admin.add_to(app, self.settings.default_location)
+        app = self._web_app(v2, v2beta3, mixins)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         self._web = runner
@@ -170,6 +160,42 @@ class EmulatorServer:
         self.authorizer.issuer = self.settings.oidc_issuer or self.http_url
         self._create_startup_queues()
         self.dispatcher.start()
+
+    def _web_app(
+        self,
+        v2: grpc_server.MethodTable,
+        v2beta3: grpc_server.MethodTable,
+        mixins: dict[str, grpc_server.MethodTable],
+    ) -> web.Application:
+        """The HTTP port's routes: REST (v2, v2beta3), the Firebase route, App Engine's
+        location call, /metrics, the dashboard and the control endpoints."""
+        board = dashboard.Dashboard(
+            self.store,
+            self.dispatcher,
+            self.control,
+            self.clock,
+            default_parent=f"projects/{self.settings.default_project}/locations/"
+            f"{self.settings.default_location}",
+            app_engine_url=self.settings.app_engine_host,
+            with_control=self.settings.control,
+        )
+        app = make_app(
+            self.grpc_target,
+            self.authorizer,
+            self.control,
+            with_control=self.settings.control,
+            html_index=board.index,
+        )
+        dashboard.add_to(app, board)
+        common = {rpc: entry for table in mixins.values() for rpc, entry in table.items()}
+        buffer = {"BufferTask": (rest.BufferTaskRequest, self.tasks.buffer_task)}
+        for version, table in (("v2", v2), ("v2beta3", v2beta3)):
+            api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
+            rest.add_to(app, api, version)
+        firebase.add_to(app, FirebaseRoute(self.tasks, self.settings.firebase_function_url))
+        metrics.add_to(app, self.store, self.dispatcher)
+        app_engine_admin.add_to(app, self.settings.default_location)
+        return app
 
     def _create_startup_queues(self) -> None:
         """Each start-up queue, configured as given; a new one in its given state (one

@@ -36,6 +36,7 @@ AUTHORIZER = web.AppKey("authorizer", Authorizer)
 CONTROL = web.AppKey("control", Control)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+HTML_INDEX: web.AppKey[Handler] = web.AppKey("html_index")
 
 
 _HINTS = (
@@ -58,7 +59,8 @@ _HINTS = (
 )
 _SERVED = (
     "The emulator serves /v2/ and /v2beta3/ (REST), the Firebase task-queue route "
-    "/projects/.../tasks, /_emulator/ (test control), /healthz and /.well-known/ (OIDC)."
+    "/projects/.../tasks, /_emulator/ (test control), the dashboard at / and /ui/, "
+    "/metrics, /healthz and /.well-known/ (OIDC)."
 )
 
 
@@ -146,12 +148,17 @@ def json_error_protocols(server: web.Server) -> Callable[[], asyncio.Protocol]:
     return protocol
 
 
-async def _index(request: web.Request) -> web.Response:
+async def _index(request: web.Request) -> web.StreamResponse:
+    """The dashboard for a browser, what this is (JSON) for anything else."""
+    dashboard = request.app.get(HTML_INDEX)
+    if dashboard is not None and "text/html" in request.headers.get("Accept", ""):
+        return await dashboard(request)
     return web.json_response(
         {
             "service": "cloud-tasks-emulator",
             "version": __version__,
             "grpc": request.app[GRPC_TARGET],
+            "dashboard": "/ (in a browser)",
         }
     )
 
@@ -279,14 +286,22 @@ async def _control_off(request: web.Request) -> web.Response:
 
 
 def make_app(
-    grpc_target: str, authorizer: Authorizer, control: Control, *, with_control: bool = True
+    grpc_target: str,
+    authorizer: Authorizer,
+    control: Control,
+    *,
+    with_control: bool = True,
+    html_index: Handler | None = None,
 ) -> web.Application:
+    """The HTTP port's app; `html_index` answers `/` for browsers (the dashboard)."""
     app = web.Application(
         middlewares=[_errors, _no_cross_site_changes], client_max_size=limits.MAX_REQUEST_BYTES
     )
     app[GRPC_TARGET] = grpc_target
     app[AUTHORIZER] = authorizer
     app[CONTROL] = control
+    if html_index is not None:
+        app[HTML_INDEX] = html_index
     app.router.add_get("/", _index)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get(OPENID_CONFIGURATION_PATH, _openid_configuration)

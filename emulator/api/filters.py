@@ -36,7 +36,8 @@ class _Parser:
         self.depth = 0
 
     def error(self, why: str) -> errors.InvalidArgument:
-        return errors.InvalidArgument(f'Invalid filter "{self.text}": {why}.')
+        quoted = self.text if len(self.text) <= 200 else self.text[:200] + "..."
+        return errors.InvalidArgument(f'Invalid filter "{quoted}": {why}.')
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None

@@ -224,6 +224,10 @@ class Dispatcher:
     def in_flight_count(self, queue: QueueName) -> int:
         return sum(1 for entry in self.in_flight.values() if entry.queue == queue)
 
+    def is_in_flight(self, task: Task) -> bool:
+        """Whether an attempt of `task` is under way."""
+        return self._busy_tasks.get(id(task), 0) > 0
+
     def in_flight_by_queue(self) -> Counter[QueueName]:
         """Attempts in flight, by queue (a queue with none counts 0)."""
         return Counter(entry.queue for entry in self.in_flight.values())

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from emulator.dispatch.authorization import Authorizer
 from emulator.store import limits, rules
 from emulator.store.records import (
     AppEngineHttpRequest,
@@ -30,6 +30,14 @@ from emulator.store.records import (
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Tokens(Protocol):
+    """What mints the Authorization header's tokens (`emulator.dispatch.authorization`)."""
+
+    def oidc(self, email: str, audience: str) -> str: ...
+
+    def oauth(self, email: str, scope: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,7 @@ def apply_uri_override(url: str, override: UriOverride) -> str:
     return urlunsplit((scheme or "https", netloc, path, query, ""))
 
 
-def _authorization(token: Token, url: str, authorizer: Authorizer) -> str:
+def _authorization(token: Token, url: str, authorizer: Tokens) -> str:
     if isinstance(token, OidcToken):
         return "Bearer " + authorizer.oidc(token.service_account_email, token.audience or url)
     assert isinstance(token, OAuthToken)
@@ -110,7 +118,7 @@ def _merge(stored: dict[str, str], service: dict[str, str], reserved: str) -> di
 
 
 def http_request(
-    task: Task, request: HttpRequest, queue: Queue, attempt: int, authorizer: Authorizer
+    task: Task, request: HttpRequest, queue: Queue, attempt: int, authorizer: Tokens
 ) -> OutgoingRequest:
     target = queue.http_target
     url, method = request.url, request.http_method
@@ -157,7 +165,7 @@ def app_engine_request(
 
 
 def build(
-    task: Task, queue: Queue, attempt: int, *, authorizer: Authorizer, app_engine_url: str
+    task: Task, queue: Queue, attempt: int, *, authorizer: Tokens, app_engine_url: str
 ) -> OutgoingRequest:
     if isinstance(task.request, HttpRequest):
         return http_request(task, task.request, queue, attempt, authorizer)

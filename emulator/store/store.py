@@ -272,6 +272,11 @@ class Store:
             raise errors.NotFound(errors.ENTITY_NOT_FOUND)
         return task
 
+    def find_task(self, name: TaskName) -> Task | None:
+        """The live task of that name, or None (whatever the reason it is not there)."""
+        slot = self._queues.get(name.queue_name)
+        return slot.tasks.get(name.task) if slot else None
+
     def task_count(self, queue: QueueName) -> int:
         slot = self._queues.get(queue)
         return len(slot.tasks) if slot else 0
