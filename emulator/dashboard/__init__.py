@@ -217,7 +217,11 @@ class LiveFeed:
         while self.version == version:
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
-            await waiter
+            try:
+                await waiter
+            finally:  # a timed-out wait leaves nothing behind
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
 
 
 def _queue_name(request: web.Request) -> QueueName | None:
