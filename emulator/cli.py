@@ -15,15 +15,11 @@ import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from typing import TYPE_CHECKING, Any
 
 from emulator import logs
-from emulator import startup_queues as queue_files
+from emulator.api import wire
 from emulator.errors import StartupError
-from emulator.server import EmulatorServer
 from emulator.settings import (
     EMULATOR_HOST_ENV,
     ENV_PREFIX,
@@ -33,8 +29,11 @@ from emulator.settings import (
     parse_duration,
     split_host_port,
 )
-from emulator.startup_queues import StartupQueue
 from emulator.version import __version__
+
+if TYPE_CHECKING:
+    from emulator.server import EmulatorServer
+    from emulator.startup_queues import StartupQueue
 
 log = logging.getLogger("emulator")
 
@@ -412,6 +411,8 @@ def env_init(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> s
 
 def startup_queues(settings: Settings) -> list[StartupQueue]:
     """The queues of --config and --queue (StartupError names the file, line and field)."""
+    from emulator import startup_queues as queue_files
+
     names = {"project": settings.default_project, "location": settings.default_location}
     queues = queue_files.load_file(settings.config, **names) if settings.config else []
     queues += queue_files.parse_flags(settings.queues, source=f"--queue/{QUEUES_ENV}", **names)
@@ -425,6 +426,8 @@ def startup_queues(settings: Settings) -> list[StartupQueue]:
 
 
 async def run(settings: Settings) -> None:
+    from emulator.server import EmulatorServer
+
     server = EmulatorServer(settings, queues=startup_queues(settings))  # may raise StartupError
     await server.start()
     stop = asyncio.Event()
@@ -447,6 +450,9 @@ async def run(settings: Settings) -> None:
 
 def healthcheck(settings: Settings, timeout: float = 3.0) -> bool:
     """Whether the emulator at the configured address answers SERVING."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
     with grpc.insecure_channel(f"{connect_host(settings.host)}:{settings.port}") as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
@@ -469,6 +475,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if settings.healthcheck:
         sys.exit(0 if healthcheck(settings) else 1)
     logs.configure(settings.log_level, settings.log_format)
+    wire.load_message_types()  # this process builds no client: the types alone
     try:
         asyncio.run(run(settings))
     except StartupError as error:

@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import importlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import grpc
-from aiohttp import web
 
-from emulator import dashboard, metrics
-from emulator.api import app_engine_admin, control_grpc, firebase, grpc_server, multiplex, rest
+from emulator.api import control_grpc, grpc_server, multiplex
 from emulator.api.batch import BatchService
-from emulator.api.firebase import FirebaseRoute
 from emulator.api.iam import IamService
 from emulator.api.locations import LocationsService
 from emulator.api.service import CloudTasksService
@@ -32,7 +31,11 @@ from emulator.startup_queues import StartupQueue
 from emulator.store import Store, limits
 from emulator.store.datadir import DataDir
 from emulator.store.records import Queue, QueueState
-from emulator.web import json_error_protocols, make_app
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from emulator.web import HttpSide
 
 log = logging.getLogger("emulator")
 
@@ -139,17 +142,11 @@ class EmulatorServer:
         if not self.grpc_port:
             raise StartupError(f"cannot listen for gRPC on {address}: is the port taken?")
         await server.start()
-        await grpc_server.mark_serving(health)
         self._grpc = server
-
-        app = self._web_app(v2, v2beta3, mixins)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        self._web = runner
         grpc_address = (connect_host(self.settings.host).strip("[]"), self.grpc_port)
         try:
             self._listener = await multiplex.serve(
-                _http_protocols(runner), grpc_address, self.settings.host, self.settings.http_port
+                grpc_address, self.settings.host, self.settings.http_port
             )
         except OSError as error:
             await self.stop(0)
@@ -158,44 +155,16 @@ class EmulatorServer:
             ) from None
         self.http_port = self._listener.port
         self.authorizer.issuer = self.settings.oidc_issuer or self.http_url
+        # gRPC is served on both ports from here on. The HTTP side (aiohttp and all that
+        # stands on it: a third of the start-up) is imported on a thread meanwhile; HTTP/1
+        # connections wait for it rather than being refused.
+        await grpc_server.mark_serving(health)
+        http = await asyncio.to_thread(importlib.import_module, "emulator.web")
+        side: HttpSide = http.HttpSide(self, v2, v2beta3, mixins)
+        self._web = await side.start()
+        self._listener.attach_http(side.protocols(self._web))
         self._create_startup_queues()
         self.dispatcher.start()
-
-    def _web_app(
-        self,
-        v2: grpc_server.MethodTable,
-        v2beta3: grpc_server.MethodTable,
-        mixins: dict[str, grpc_server.MethodTable],
-    ) -> web.Application:
-        """The HTTP port's routes: REST (v2, v2beta3), the Firebase route, App Engine's
-        location call, /metrics, the dashboard and the control endpoints."""
-        board = dashboard.Dashboard(
-            self.store,
-            self.dispatcher,
-            self.control,
-            self.clock,
-            default_parent=f"projects/{self.settings.default_project}/locations/"
-            f"{self.settings.default_location}",
-            app_engine_url=self.settings.app_engine_host,
-            with_control=self.settings.control,
-        )
-        app = make_app(
-            self.grpc_target,
-            self.authorizer,
-            self.control,
-            with_control=self.settings.control,
-            html_index=board.index,
-        )
-        dashboard.add_to(app, board)
-        common = {rpc: entry for table in mixins.values() for rpc, entry in table.items()}
-        buffer = {"BufferTask": (rest.BufferTaskRequest, self.tasks.buffer_task)}
-        for version, table in (("v2", v2), ("v2beta3", v2beta3)):
-            api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
-            rest.add_to(app, api, version)
-        firebase.add_to(app, FirebaseRoute(self.tasks, self.settings.firebase_function_url))
-        metrics.add_to(app, self.store, self.dispatcher)
-        app_engine_admin.add_to(app, self.settings.default_location)
-        return app
 
     def _create_startup_queues(self) -> None:
         """Each start-up queue, configured as given; a new one in its given state (one
@@ -246,13 +215,6 @@ class EmulatorServer:
                 async with asyncio.timeout(1):
                     await self._listener.wait_closed()
             self._listener = None
-
-
-def _http_protocols(runner: web.AppRunner) -> Callable[[], asyncio.Protocol]:
-    """aiohttp's protocol factory for the connections the shared port hands it."""
-    server = runner.server
-    assert server is not None  # set by runner.setup()
-    return json_error_protocols(server)
 
 
 def _read_key(path: str) -> bytes | None:

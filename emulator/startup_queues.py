@@ -27,12 +27,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import yaml
-from google.cloud import tasks_v2
 from google.protobuf import json_format
 
 from emulator import errors
-from emulator.api import convert
+from emulator.api import convert, pb
 from emulator.errors import ConfigError, StartupError
 from emulator.settings import parse_duration
 from emulator.store import validation
@@ -54,6 +52,8 @@ class StartupQueue:
 
 def _load(text: str, source: str) -> tuple[Any, dict[str, int]]:
     """The document, and the line of every key path in it ("queues[0].rate_limits")."""
+    import yaml  # noqa: PLC0415  (only a --config file needs it: not on every start)
+
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as error:
@@ -153,7 +153,7 @@ def _queue_from_ours(
                 retry[key] = f"{seconds:.9f}s"
         fields["retry_config"] = retry
     try:
-        message = json_format.ParseDict(fields, tasks_v2.Queue.pb()())
+        message = json_format.ParseDict(fields, pb.Queue())
     except json_format.ParseError as error:
         raise reader.fail(path, str(error)) from None
     keep_zero = isinstance(retry, dict) and "max_doublings" in retry

@@ -1,9 +1,13 @@
-"""The HTTP port: OIDC discovery, the /_emulator/ control endpoints, and the one error
-boundary every route behind it shares (REST, Firebase, gcloud's App Engine call).
+"""The HTTP port: its routes (REST, the Firebase route, gcloud's App Engine call, the
+dashboard, /metrics, OIDC discovery, the /_emulator/ control endpoints) on one aiohttp
+app, and the one error boundary every route shares.
 
 Whatever goes wrong, the answer is the Google JSON error envelope: an API error as it
 is, an unknown path as NOT_FOUND with a hint of where to go instead, and an emulator
 bug as INTERNAL (logged), never a plain-text page.
+
+The server imports this module (and with it aiohttp) on a thread once gRPC is serving:
+see `emulator.server`.
 """
 
 from __future__ import annotations
@@ -14,19 +18,24 @@ import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from emulator import errors
-from emulator.api import rest_json
+from emulator import dashboard, errors, metrics
+from emulator.api import app_engine_admin, firebase, rest, rest_json
+from emulator.api.firebase import FirebaseRoute
+from emulator.api.grpc_server import MethodTable
+from emulator.api.service import CloudTasksService
 from emulator.api.status import to_json_envelope
-from emulator.clock import rfc3339
+from emulator.clock import Clock, rfc3339
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control, attempt_json
 from emulator.dispatch.authorization import JWKS_PATH, OPENID_CONFIGURATION_PATH, Authorizer
-from emulator.store import limits
+from emulator.dispatch.dispatcher import Dispatcher
+from emulator.settings import Settings
+from emulator.store import Store, limits
 from emulator.version import __version__
 
 log = logging.getLogger("emulator.http")
@@ -315,3 +324,75 @@ def make_app(
     app.router.add_get("/_emulator/attempts", _attempts)
     app.router.add_get("/_emulator/clock", _clock)
     return app
+
+
+# -- the whole HTTP side ---------------------------------------------------------------------
+
+
+class Parts(Protocol):
+    """What the HTTP side serves from (the `EmulatorServer`)."""
+
+    settings: Settings
+    store: Store
+    dispatcher: Dispatcher
+    control: Control
+    clock: Clock
+    tasks: CloudTasksService
+    authorizer: Authorizer
+
+    @property
+    def grpc_target(self) -> str: ...
+
+
+class HttpSide:
+    """Every route of the HTTP port, on one aiohttp app, started as a runner."""
+
+    def __init__(
+        self, parts: Parts, v2: MethodTable, v2beta3: MethodTable, mixins: dict[str, MethodTable]
+    ) -> None:
+        self.parts = parts
+        self.v2, self.v2beta3, self.mixins = v2, v2beta3, mixins
+
+    def app(self) -> web.Application:
+        """REST (v2, v2beta3), the Firebase route, App Engine's location call, /metrics,
+        the dashboard and the control endpoints."""
+        parts, settings = self.parts, self.parts.settings
+        board = dashboard.Dashboard(
+            parts.store,
+            parts.dispatcher,
+            parts.control,
+            parts.clock,
+            default_parent=f"projects/{settings.default_project}/locations/"
+            f"{settings.default_location}",
+            app_engine_url=settings.app_engine_host,
+            with_control=settings.control,
+        )
+        app = make_app(
+            parts.grpc_target,
+            parts.authorizer,
+            parts.control,
+            with_control=settings.control,
+            html_index=board.index,
+        )
+        dashboard.add_to(app, board)
+        common = {rpc: entry for table in self.mixins.values() for rpc, entry in table.items()}
+        buffer = {"BufferTask": (rest.BufferTaskRequest, parts.tasks.buffer_task)}
+        for version, table in (("v2", self.v2), ("v2beta3", self.v2beta3)):
+            api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
+            rest.add_to(app, api, version)
+        firebase.add_to(app, FirebaseRoute(parts.tasks, settings.firebase_function_url))
+        metrics.add_to(app, parts.store, parts.dispatcher)
+        app_engine_admin.add_to(app, settings.default_location)
+        return app
+
+    async def start(self) -> web.AppRunner:
+        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        return runner
+
+    @staticmethod
+    def protocols(runner: web.AppRunner) -> Callable[[], asyncio.Protocol]:
+        """aiohttp's protocol factory for the connections the shared port hands it."""
+        server = runner.server
+        assert server is not None  # set by runner.setup()
+        return json_error_protocols(server)

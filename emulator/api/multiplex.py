@@ -11,6 +11,10 @@ request starts with "PRI". So the first bytes of a connection decide its way:
 
 That is what lets `CLOUD_TASKS_EMULATOR_HOST=host:port` alone serve REST, gRPC and the
 Firebase route. The gRPC-only port stays for clients that want no relay at all.
+
+The port listens, and relays gRPC, before the HTTP side is ready (the server loads it
+while gRPC is already served): an HTTP/1 connection that comes first waits, not read
+from, until `attach_http()`.
 """
 
 from __future__ import annotations
@@ -65,15 +69,10 @@ class _Relay(asyncio.Protocol):
 class _FirstBytes(asyncio.Protocol):
     """Reads a new connection's first bytes, then becomes HTTP/1 or a gRPC relay."""
 
-    def __init__(
-        self,
-        http: Callable[[], asyncio.Protocol],
-        grpc_address: tuple[str, int],
-        relays: set[asyncio.Transport],
-    ) -> None:
-        self.http = http
+    def __init__(self, port: SharedPort, grpc_address: tuple[str, int]) -> None:
+        self.port = port
         self.grpc_address = grpc_address
-        self.relays = relays
+        self.relays = port.relays
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.relay: _Relay | None = None
@@ -96,17 +95,25 @@ class _FirstBytes(asyncio.Protocol):
             return  # too few bytes to tell
         if head == _H2_PREFACE:
             self._relay_to_grpc()
+        elif self.port.http is None:  # the HTTP side is still loading: wait for it
+            self.timer.cancel()
+            self.transport.pause_reading()
+            self.port.waiting.append(self)
         else:
-            self._become_http()
+            self.become_http()
 
-    def _become_http(self) -> None:
+    def become_http(self) -> None:
         assert self.transport is not None
+        assert self.port.http is not None
         self.timer.cancel()
-        protocol = self.http()
+        if self.transport.is_closing():
+            return
+        protocol = self.port.http()
         self.transport.set_protocol(protocol)
         protocol.connection_made(self.transport)
         data, self.buffer = self.buffer, b""
         protocol.data_received(data)
+        self.transport.resume_reading()  # if it waited for the HTTP side
 
     def _relay_to_grpc(self) -> None:
         assert self.transport is not None
@@ -156,33 +163,45 @@ class SharedPort:
     """The listening socket, and the relayed gRPC connections to close when it stops
     (HTTP/1 connections are aiohttp's, which closes them itself)."""
 
-    def __init__(self, server: asyncio.Server, relays: set[asyncio.Transport]) -> None:
-        self.server = server
-        self._relays = relays
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self.relays: set[asyncio.Transport] = set()
+        self.http: Callable[[], asyncio.Protocol] | None = None
+        self.waiting: list[_FirstBytes] = []  # HTTP/1 connections that came before it
+
+    def attach_http(self, http: Callable[[], asyncio.Protocol]) -> None:
+        """HTTP/1 connections get a protocol from `http` (aiohttp's server) from now on,
+        the ones that were waiting first."""
+        self.http = http
+        waiting, self.waiting = self.waiting, []
+        for connection in waiting:
+            connection.become_http()
 
     @property
     def port(self) -> int:
+        assert self.server is not None
         return int(self.server.sockets[0].getsockname()[1])
 
     def close(self) -> None:
-        self.server.close()
-        for transport in list(self._relays):
+        if self.server is not None:
+            self.server.close()
+        for transport in list(self.relays):
             transport.close()
+        for connection in self.waiting:
+            if connection.transport is not None:
+                connection.transport.close()
+        self.waiting.clear()
 
     async def wait_closed(self) -> None:
-        await self.server.wait_closed()
+        if self.server is not None:
+            await self.server.wait_closed()
 
 
-async def serve(
-    http: Callable[[], asyncio.Protocol],
-    grpc_address: tuple[str, int],
-    host: str,
-    port: int,
-) -> SharedPort:
-    """Listen on `host:port`; HTTP/1.x connections get a protocol from `http` (aiohttp's
-    server), HTTP/2 ones are relayed to `grpc_address`."""
-    relays: set[asyncio.Transport] = set()
-    server = await asyncio.get_running_loop().create_server(
-        lambda: _FirstBytes(http, grpc_address, relays), host, port
+async def serve(grpc_address: tuple[str, int], host: str, port: int) -> SharedPort:
+    """Listen on `host:port`: HTTP/2 connections are relayed to `grpc_address`, HTTP/1.x
+    ones are handed to the protocol `attach_http()` gives (and wait until then)."""
+    shared = SharedPort()
+    shared.server = await asyncio.get_running_loop().create_server(
+        lambda: _FirstBytes(shared, grpc_address), host, port
     )
-    return SharedPort(server, relays)
+    return shared

@@ -18,11 +18,13 @@ import hashlib
 import json
 import time
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+# PyJWT and cryptography (~50 ms to import) are loaded with the key, on the first token
+# or JWKS request (or at start for --oidc-key-file, to check it): not on every start.
 
 TOKEN_LIFETIME = 3600
 OAUTH_PREFIX = "ya29.cloud-tasks-emulator."
@@ -45,6 +47,9 @@ class Authorizer:
 
     @cached_property
     def _key(self) -> rsa.RSAPrivateKey:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         if self._pem is None:
             return rsa.generate_private_key(public_exponent=65537, key_size=2048)
         key = serialization.load_pem_private_key(self._pem, password=None)
@@ -54,6 +59,8 @@ class Authorizer:
 
     @cached_property
     def _public_jwk(self) -> dict[str, Any]:
+        import jwt
+
         jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))
         thumbprint = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
         kid = base64.urlsafe_b64encode(hashlib.sha256(thumbprint.encode()).digest()).decode()
@@ -76,6 +83,8 @@ class Authorizer:
             "iat": now,
             "exp": now + TOKEN_LIFETIME,
         }
+        import jwt
+
         return jwt.encode(
             claims, self._key, algorithm="RS256", headers={"kid": self._public_jwk["kid"]}
         )

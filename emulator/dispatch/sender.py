@@ -1,25 +1,27 @@
 """Puts an OutgoingRequest on the wire with aiohttp and says what came of it.
 
 The attempt's deadline is not the sender's business: it follows the emulator's clock
-(see `emulator.dispatch.attempt`), which cancels a send that outlives it.
+(see `emulator.dispatch.attempt`), which cancels a send that outlives it. aiohttp is
+imported with the first session, not with this module: the server loads it off the
+start-up path (see `emulator.server`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-import aiohttp
-from multidict import CIMultiDict
+from typing import TYPE_CHECKING, Any
 
 from emulator.dispatch.request import OutgoingRequest
 from emulator.errors import Code
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MAX_REDIRECTS = 10
 # The response body is read (and dropped) up to this size, so the connection can be reused;
 # past it the connection is closed instead: a huge answer costs no memory.
 MAX_BODY_READ = 64 * 1024
-_NO_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
 
 # HTTP status -> google.rpc.Code for Attempt.response_status (the standard mapping).
 _STATUS_CODES = {
@@ -71,13 +73,19 @@ class Outcome:
 class Sender:
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._http: Any = None  # the aiohttp module, once a session exists
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
+            import aiohttp
+
+            self._http = aiohttp
             # The dispatcher enforces concurrency itself; the pool must not add a cap.
             connector = aiohttp.TCPConnector(limit=0)
             self._session = aiohttp.ClientSession(
-                connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=aiohttp.ClientTimeout(total=None),  # the clock times attempts out
             )
         return self._session
 
@@ -87,15 +95,16 @@ class Sender:
             self._session = None
 
     async def send(self, request: OutgoingRequest) -> Outcome:
+        session = self._client()
+        aiohttp = self._http
         try:
-            async with self._client().request(
+            async with session.request(
                 request.method,
                 request.url,
-                headers=CIMultiDict(request.headers),
+                headers=request.headers,
                 data=request.body or None,
                 allow_redirects=request.follow_redirects,
                 max_redirects=MAX_REDIRECTS + 1,  # aiohttp counts the final response too
-                timeout=_NO_TIMEOUT,
                 skip_auto_headers=("Accept", "Accept-Encoding", "Content-Type"),
             ) as response:
                 await _drain(response)
