@@ -334,3 +334,18 @@ def test_unknown_and_old_variables_are_warned_about() -> None:
         "ignoring the unknown variable CLOUD_TASKS_EMULATOR_PORT "
         "(did you mean CLOUD_TASKS_EMULATOR_GRPC_PORT?)"
     ) in errors
+
+
+def test_the_command_line_loads_no_client_package() -> None:
+    # The message types alone: the clients, transports and api-core cost ~0.3 s at start.
+    code = (
+        "import sys; from emulator.api import wire; wire.load_message_types(); "
+        "import emulator.server, emulator.web; "
+        "from emulator.api import pb; assert pb.Task.DESCRIPTOR.full_name == "
+        "'google.cloud.tasks.v2.Task'; "
+        "print(sorted(m for m in sys.modules if '.services' in m or 'api_core' in m))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stdout
