@@ -71,26 +71,33 @@ def _timed(calls: int, run: Callable[[], None]) -> float:
     return calls / (time.perf_counter() - began)
 
 
-def measure(target: str, rest_url: str, calls: int) -> dict[str, float]:
+def measure(
+    target: str, rest_url: str, calls: int, modes: tuple[str, ...] = MODES
+) -> dict[str, float]:
     channel = grpc.insecure_channel(target)
     client = tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
     rates: dict[str, float] = {}
-    queue = _setup(client, "sync")
+    queue = _setup(client, "warm")
     for _ in range(50):  # warm up
         client.create_task(request=_request(queue))
-    rates["sync"] = _timed(calls, lambda: _repeat(calls, client, queue))
-    queue = _setup(client, "async")
-    rates["async64"] = asyncio.run(_async_rate(target, queue, calls))
-    queue = _setup(client, "stub")
-    rates["stub64"] = asyncio.run(_stub_rate(target, queue, calls))
-    rest = tasks_v2.CloudTasksClient(
-        transport="rest",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=rest_url),
-    )
-    queue = _setup(client, "rest")
-    rest_calls = calls // 2
-    rates["rest"] = _timed(rest_calls, lambda: _repeat(rest_calls, rest, queue))
+    if "sync" in modes:
+        queue = _setup(client, "sync")
+        rates["sync"] = _timed(calls, lambda: _repeat(calls, client, queue))
+    if "async64" in modes:
+        queue = _setup(client, "async")
+        rates["async64"] = asyncio.run(_async_rate(target, queue, calls))
+    if "stub64" in modes:
+        queue = _setup(client, "stub")
+        rates["stub64"] = asyncio.run(_stub_rate(target, queue, calls))
+    if "rest" in modes:
+        rest = tasks_v2.CloudTasksClient(
+            transport="rest",
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options=ClientOptions(api_endpoint=rest_url),
+        )
+        queue = _setup(client, "rest")
+        rest_calls = calls // 2
+        rates["rest"] = _timed(rest_calls, lambda: _repeat(rest_calls, rest, queue))
     channel.close()
     return rates
 
@@ -140,7 +147,9 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS")
     parser.add_argument("--src", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--modes", default=",".join(MODES), help="of " + ", ".join(MODES))
     args = parser.parse_args()
+    modes = tuple(args.modes.split(","))
     variants = [Variant("emulator"), Variant("null grpc.aio / aiohttp", null=True)]
     for spec in args.variant:
         name, _, flags = spec.partition("=")
@@ -148,17 +157,17 @@ def main() -> None:
     for spec in args.src:
         name, _, path = spec.partition("=")
         variants.append(Variant(name, src=str(Path(path).resolve())))
-    results: dict[str, dict[str, list[float]]] = {v.name: {m: [] for m in MODES} for v in variants}
+    results: dict[str, dict[str, list[float]]] = {v.name: {m: [] for m in modes} for v in variants}
     for _ in range(args.runs):
         for variant in variants:  # interleaved: A B A B ...
             with variant.serve() as (target, rest_url):
-                for mode, rate in measure(target, rest_url, args.calls).items():
+                for mode, rate in measure(target, rest_url, args.calls, modes).items():
                     results[variant.name][mode].append(rate)
     base = results["null grpc.aio / aiohttp"]
     print(f"CreateTask per second, median (min–max) of {args.runs} interleaved runs:")
     for name, modes in results.items():
         cells = []
-        for mode in MODES:
+        for mode in modes:
             ratio = statistics.median(modes[mode]) / statistics.median(base[mode])
             cells.append(f"{mode} {summary(modes[mode])} ({ratio:.2f}× null)")
         print(f"  {name:<24} " + "; ".join(cells))

@@ -19,7 +19,6 @@ A repeated task id is 409 ALREADY_EXISTS, which both SDKs report as "task alread
 from __future__ import annotations
 
 from aiohttp import web
-from google.protobuf import json_format
 
 from emulator.api import pb, rest_json
 from emulator.api.service import CloudTasksService
@@ -52,7 +51,7 @@ class FirebaseRoute:
                 project=queue.project, location=queue.location, queue=queue.queue
             )
         self.tasks.ensure_queue(queue)
-        created = json_format.MessageToDict(self.tasks.create_task(create))
+        created = rest_json.to_json(self.tasks.create_task(create))
         created["name"] = "/" + created["name"]
         return web.json_response({"task": created})
 

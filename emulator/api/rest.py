@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from google.protobuf import json_format
 
 from emulator import errors
 from emulator.api import rest_json
@@ -165,22 +164,26 @@ def _repeated(descriptor: Any) -> bool:
 class RestApi:
     def __init__(self, routes: list[Route]) -> None:
         self.routes = routes
+        self.by_method: dict[str, list[Route]] = {}
+        for route in routes:
+            self.by_method.setdefault(route.method, []).append(route)
+
+    def _route(self, method: str, path: str) -> tuple[Route, list[str]]:
+        for route in self.by_method.get(method, ()):
+            values = route.match(path)
+            if values is not None:
+                return route, values
+        allowed = sorted({r.method for r in self.routes if r.match(path) is not None})
+        if allowed:
+            raise errors.NotFound(
+                f"No {method} method for {path}; this path takes {', '.join(allowed)}."
+            )
+        raise errors.NotFound(f"The requested URL {path} was not found on this server.")
 
     async def handle(self, request: web.Request) -> web.Response:
         """One REST call; errors are raised for the HTTP port's one error boundary."""
         path = request.path
-        matches = [
-            (route, values) for route in self.routes if (values := route.match(path)) is not None
-        ]
-        chosen = next(((r, v) for r, v in matches if r.method == request.method), None)
-        if chosen is None:
-            if matches:
-                allowed = ", ".join(sorted({r.method for r, _ in matches}))
-                raise errors.NotFound(
-                    f"No {request.method} method for {path}; this path takes {allowed}."
-                )
-            raise errors.NotFound(f"The requested URL {path} was not found on this server.")
-        route, values = chosen
+        route, values = self._route(request.method, path)
         message = route.request_type()
         raw = await request.read()
         if isinstance(message, dict):
@@ -202,8 +205,8 @@ class RestApi:
         if inspect.isawaitable(response):
             response = await response
         if hasattr(response, "DESCRIPTOR"):
-            return web.json_response(json_format.MessageToDict(response))
-        return web.json_response({"task": json_format.MessageToDict(response.task)})
+            return web.json_response(rest_json.to_json(response))
+        return web.json_response({"task": rest_json.to_json(response.task)})
 
 
 def add_to(app: web.Application, api: RestApi, *versions: str) -> None:

@@ -1,16 +1,24 @@
-"""Proto3 JSON in: parse a document into a message, or say exactly what is wrong with it.
+"""Proto3 JSON: a document into a message (or exactly what is wrong with it), and a
+message into a document.
 
-`json_format` alone lets invalid base64 through and words its errors in Python's terms
-("time data '' does not match format ..."). Every document is walked against the
-message's descriptor first, so a mistake is answered the way Google's front end words
-it: `Invalid value at 'task.schedule_time' (type.googleapis.com/google.protobuf.Timestamp):
-"" is not an RFC 3339 timestamp, e.g. "2030-01-01T00:00:00Z".`, with the field's path.
+In: the document is walked against the message's descriptor, field by field, and each
+value is checked and set in the same pass. A mistake is answered the way Google's front
+end words it, with the field's path: `Invalid value at 'task.schedule_time'
+(type.googleapis.com/google.protobuf.Timestamp): "" is not an RFC 3339 timestamp, e.g.
+"2030-01-01T00:00:00Z".` (`json_format` would let invalid base64 through and word errors
+in Python's terms.) Out: `to_json` writes what `json_format.MessageToDict` writes, from
+the fields a message has set (`ListFields`, in C), several times faster; the tests hold
+the two to the same output.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from google.protobuf import descriptor, duration_pb2, field_mask_pb2, json_format, timestamp_pb2
@@ -80,18 +88,27 @@ def load_object(raw: bytes) -> dict[str, Any]:
     return document
 
 
-def check(document: Any, message_type: descriptor.Descriptor, path: str = "") -> None:
-    """Raise INVALID_ARGUMENT naming the first field of `document` that `message_type`
-    cannot take."""
+def parse(document: Any, message: Any, path: str = "") -> None:
+    """Fill `message` from a decoded JSON document, or raise INVALID_ARGUMENT."""
+    _fill(document, message, path)
+
+
+def _fill(document: Any, message: Any, path: str) -> None:
     if not isinstance(document, dict):
         where = f" at '{path}'" if path else ""
         raise errors.InvalidArgument(
             f"Invalid JSON payload received. Expected an object{where}, got {_quoted(document)}.",
             field=path or None,
         )
-    fields = message_type.fields_by_camelcase_name
+    message_type = message.DESCRIPTOR
+    fields = _FIELDS.get(message_type)
+    if fields is None:  # its JSON (camelCase) and proto names, worked out once per type
+        fields = _FIELDS[message_type] = {
+            **message_type.fields_by_name,
+            **message_type.fields_by_camelcase_name,
+        }
     for key, value in document.items():
-        field = fields.get(key) or message_type.fields_by_name.get(key)
+        field = fields.get(key)
         if field is None:
             where = f" at '{path}'" if path else ""
             raise errors.InvalidArgument(
@@ -100,25 +117,94 @@ def check(document: Any, message_type: descriptor.Descriptor, path: str = "") ->
             )
         if value is None:
             continue  # null means "not set"
-        _check_field(field, value, f"{path}.{field.name}" if path else field.name)
+        _fill_field(message, field, value, f"{path}.{field.name}" if path else field.name)
 
 
-def _check_field(field: Any, value: Any, path: str) -> None:
-    message = field.message_type
-    if message is not None and message.GetOptions().map_entry:
+_FIELDS: dict[Any, dict[str, Any]] = {}
+_SHAPES: dict[Any, str] = {}  # field -> "map", "repeated", "message" or "scalar"
+
+
+def _shape(field: Any) -> str:
+    shape = _SHAPES.get(field)
+    if shape is None:
+        entry = field.message_type
+        if entry is not None and entry.GetOptions().map_entry:
+            shape = "map"
+        elif _is_repeated(field):
+            shape = "repeated"
+        else:
+            shape = "message" if entry is not None else "scalar"
+        _SHAPES[field] = shape
+    return shape
+
+
+def _fill_field(message: Any, field: Any, value: Any, path: str) -> None:
+    shape = _shape(field)
+    if shape == "scalar":
+        _set(message, field.name, _scalar(field, value, path), path)
+        return
+    entry = field.message_type
+    if shape == "map":
         if not isinstance(value, dict):
             raise _invalid(path, "map", value, "a JSON object")
-        value_field = message.fields_by_name["value"]
+        key_field, value_field = entry.fields_by_name["key"], entry.fields_by_name["value"]
+        target = getattr(message, field.name)
         for key, item in value.items():
-            _check_single(value_field, item, f"{path}[{key}]")
+            item_path = f"{path}[{key}]"
+            map_key = _scalar(key_field, key, item_path, key=True)
+            if value_field.message_type is not None:
+                _set_message(target[map_key], value_field, item, item_path)
+            else:
+                target[map_key] = _scalar(value_field, item, item_path)
         return
-    if _is_repeated(field):
+    if shape == "repeated":
         if not isinstance(value, list):
             raise _invalid(path, "repeated", value, "a JSON array")
+        target = getattr(message, field.name)
         for index, item in enumerate(value):
-            _check_single(field, item, f"{path}[{index}]")
+            item_path = f"{path}[{index}]"
+            if item is None:
+                raise _invalid(item_path, "repeated", item, "a value (null is not allowed)")
+            if entry is not None:
+                _set_message(target.add(), field, item, item_path)
+            else:
+                target.append(_scalar(field, item, item_path))
         return
-    _check_single(field, value, path)
+    submessage = getattr(message, field.name)
+    submessage.SetInParent()  # `{}` is an empty message, not a missing one
+    _set_message(submessage, field, value, path)
+
+
+def _set_message(target: Any, field: Any, value: Any, path: str) -> None:
+    name = field.message_type.full_name
+    if name in _STRING_TYPES:
+        _, expected = _STRING_TYPES[name]
+        if not isinstance(value, str):
+            raise _invalid(path, f"type.googleapis.com/{name}", value, expected)
+        try:
+            target.FromJsonString(value)
+        except (ValueError, TypeError):
+            raise _invalid(path, f"type.googleapis.com/{name}", value, expected) from None
+    elif name.startswith("google.protobuf."):  # free-form and wrapper types: as json_format
+        try:
+            json_format.ParseDict(value, target)
+        except json_format.ParseError as error:
+            text = str(error).split(" at ", 1)[0].replace("Failed to parse ", "")
+            raise errors.InvalidArgument(
+                f"Invalid JSON payload received: {text} at '{path}'.", field=path
+            ) from None
+    else:
+        _fill(value, target, path)
+
+
+def _set(message: Any, name: str, value: Any, path: str) -> None:
+    try:
+        setattr(message, name, value)
+    except (ValueError, TypeError) as error:  # e.g. a lone surrogate in a string
+        raise errors.InvalidArgument(
+            f"Invalid value at '{path}': {_quoted(value)} cannot be stored ({error}).",
+            field=path,
+        ) from None
 
 
 def _is_repeated(field: Any) -> bool:
@@ -127,42 +213,49 @@ def _is_repeated(field: Any) -> bool:
     return bool(field.label == FieldDescriptor.LABEL_REPEATED)
 
 
-def _check_single(field: Any, value: Any, path: str) -> None:
+def _scalar(field: Any, value: Any, path: str, *, key: bool = False) -> Any:
+    """The value a scalar field takes from JSON `value` (a map key is always a string)."""
     kind = field.type
-    if kind == FieldDescriptor.TYPE_MESSAGE:
-        name = field.message_type.full_name
-        if name in _STRING_TYPES:
-            message_class, expected = _STRING_TYPES[name]
-            if not isinstance(value, str):
-                raise _invalid(path, f"type.googleapis.com/{name}", value, expected)
-            try:
-                message_class().FromJsonString(value)
-            except (ValueError, TypeError):
-                raise _invalid(path, f"type.googleapis.com/{name}", value, expected) from None
-        elif name not in _FREE_FORM and not name.startswith("google.protobuf."):
-            check(value, field.message_type, path)
-    elif kind == FieldDescriptor.TYPE_ENUM:
-        enum = field.enum_type
-        known = isinstance(value, str) and value in enum.values_by_name
-        if not known and not (isinstance(value, int) and not isinstance(value, bool)):
-            names = ", ".join(v.name for v in enum.values)
-            raise _invalid(path, enum.full_name, value, f"one of {names}")
-    elif kind == FieldDescriptor.TYPE_STRING:
+    if kind == FieldDescriptor.TYPE_STRING:
         if not isinstance(value, str):
             raise _invalid(path, "TYPE_STRING", value, "a string")
-    elif kind == FieldDescriptor.TYPE_BYTES:
+        if _LONE_SURROGATE.search(value):
+            raise _invalid(path, "TYPE_STRING", value, "valid Unicode (a lone surrogate)")
+        return value
+    if kind == FieldDescriptor.TYPE_ENUM:
+        enum = field.enum_type
+        if isinstance(value, str) and value in enum.values_by_name:
+            return enum.values_by_name[value].number
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value  # proto3 enums are open: an unknown number is kept
+        names = ", ".join(v.name for v in enum.values)
+        raise _invalid(path, enum.full_name, value, f"one of {names}")
+    if kind == FieldDescriptor.TYPE_BYTES:
         if not isinstance(value, str) or not _BASE64.fullmatch(value) or len(value) % 4 == 1:
             raise _invalid(path, "TYPE_BYTES", value, "base64")
-    elif kind == FieldDescriptor.TYPE_BOOL:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    if kind == FieldDescriptor.TYPE_BOOL:
+        if key and value in ("true", "false"):
+            return value == "true"
         if not isinstance(value, bool):
             raise _invalid(path, "TYPE_BOOL", value, "true or false")
-    elif kind in _INT_TYPES:
+        return value
+    if kind in _INT_TYPES:
         type_name, low, high = _INT_TYPES[kind]
         number = _integer(value)
         if number is None or not low <= number <= high:
             raise _invalid(path, type_name, value, f"a whole number from {low} to {high}")
-    elif not _is_float(value):  # TYPE_DOUBLE, TYPE_FLOAT
+        return number
+    real = _float(value)  # TYPE_DOUBLE, TYPE_FLOAT
+    if real is None:
         raise _invalid(path, "TYPE_DOUBLE", value, "a number")
+    if kind == FieldDescriptor.TYPE_FLOAT and math.isfinite(real) and abs(real) > _FLOAT_MAX:
+        raise _invalid(path, "TYPE_FLOAT", value, "a number within a float's range")
+    return real
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_FLOAT_MAX = 3.4028234663852886e38
 
 
 def _integer(value: Any) -> int | None:
@@ -177,27 +270,114 @@ def _integer(value: Any) -> int | None:
     return None
 
 
-def _is_float(value: Any) -> bool:
+def _float(value: Any) -> float | None:
     if isinstance(value, bool):
-        return False
+        return None
     if isinstance(value, int | float):
-        return True
+        return float(value)
     if isinstance(value, str):
         if value in _FLOAT_WORDS:
-            return True
+            return float(value.replace("Infinity", "inf"))
         try:
-            float(value)
+            return float(value)
         except ValueError:
-            return False
-        return True
-    return False
+            return None
+    return None
 
 
-def parse(document: Any, message: Any, path: str = "") -> None:
-    """Fill `message` from a decoded JSON document, or raise INVALID_ARGUMENT."""
-    check(document, message.DESCRIPTOR, path)
+# -- out ----------------------------------------------------------------------------------
+
+_BIG_INTS = {
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_SFIXED64,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_FIXED64,
+}
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+Writer = Callable[[Any], Any]
+# For each field, its JSON name and how its value is written: worked out once per field.
+_WRITERS: dict[Any, tuple[str, Writer]] = {}
+
+
+def to_json(message: Any) -> dict[str, Any]:
+    """`message` as proto3 JSON (camelCase names, enum names, 64-bit integers as strings,
+    bytes in base64, Timestamp and Duration as strings): what `MessageToDict` writes."""
+    document: dict[str, Any] = {}
+    for field, value in message.ListFields():
+        entry = _WRITERS.get(field)
+        if entry is None:
+            entry = _WRITERS[field] = (field.json_name, _writer(field))
+        name, write = entry
+        document[name] = write(value)
+    return document
+
+
+def _writer(field: Any) -> Writer:
+    entry = field.message_type
+    if entry is not None and entry.GetOptions().map_entry:
+        key_field = entry.fields_by_name["key"]
+        value = _single_writer(entry.fields_by_name["value"])
+        bools = key_field.type == FieldDescriptor.TYPE_BOOL
+        return lambda items: {
+            (str(key).lower() if bools else str(key)): value(item) for key, item in items.items()
+        }
+    single = _single_writer(field)
+    if _is_repeated(field):
+        return lambda items: [single(item) for item in items]
+    return single
+
+
+def _single_writer(field: Any) -> Writer:
+    entry = field.message_type
+    if entry is not None:
+        name = entry.full_name
+        if name == "google.protobuf.Timestamp":
+            return _timestamp_json
+        if name == "google.protobuf.Duration":
+            return _duration_json
+        if name.startswith("google.protobuf."):
+            return json_format.MessageToDict
+        return to_json
+    kind = field.type
+    if kind == FieldDescriptor.TYPE_ENUM:
+        names = {value.number: value.name for value in field.enum_type.values}
+        return lambda number: names.get(number, number)
+    if kind == FieldDescriptor.TYPE_BYTES:
+        return lambda data: base64.b64encode(data).decode()
+    if kind in _BIG_INTS:
+        return str
+    if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+        return _float_json
+    return lambda value: value
+
+
+def _float_json(value: float) -> Any:
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _fraction(nanos: int) -> str:
+    """Nanoseconds as proto3 JSON writes them: none, or 3, 6 or 9 digits."""
+    if nanos == 0:
+        return ""
+    if nanos % 1_000_000 == 0:
+        return f".{nanos // 1_000_000:03d}"
+    if nanos % 1000 == 0:
+        return f".{nanos // 1000:06d}"
+    return f".{nanos:09d}"
+
+
+def _timestamp_json(ts: Any) -> str:
     try:
-        json_format.ParseDict(document, message)
-    except json_format.ParseError as error:  # what the walk does not foresee
-        text = str(error).split(" at ", 1)[0].replace("Failed to parse ", "")
-        raise errors.InvalidArgument(f"Invalid JSON payload received: {text}.") from None
+        moment = _NAIVE_EPOCH + timedelta(seconds=ts.seconds)
+    except OverflowError:
+        return str(ts.ToJsonString())
+    return moment.isoformat() + _fraction(ts.nanos) + "Z"
+
+
+def _duration_json(duration: Any) -> str:
+    total = duration.seconds * 1_000_000_000 + duration.nanos
+    seconds, nanos = divmod(abs(total), 1_000_000_000)
+    return ("-" if total < 0 else "") + f"{seconds}{_fraction(nanos)}s"

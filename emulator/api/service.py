@@ -23,11 +23,14 @@ from emulator.store.records import Queue, QueueState, View
 _OUTPUT_ONLY_QUEUE_PATHS = {"name", "state", "purge_time", "rate_limits.max_burst_size"}
 
 
+_VIEWS = {view.value: view for view in View}
+
+
 def _view(value: int) -> View:
-    try:
-        return View(value)
-    except ValueError:
-        raise errors.InvalidArgument(f"Invalid response_view {value}.") from None
+    view = _VIEWS.get(value)
+    if view is None:
+        raise errors.InvalidArgument(f"Invalid response_view {value}.")
+    return view
 
 
 class CloudTasksService:
@@ -165,14 +168,14 @@ class CloudTasksService:
         task = convert.task_from_pb(message, name, now=now, queue_retry=queue.retry_config)
         headers.normalize(task.request)
         validation.validate_task(task, queue, now)
-        stored = convert.task_to_pb(task, View.FULL)  # measured, then also the response
-        size = stored.ByteSize()
-        if size > limits.MAX_TASK_SIZE:
-            raise errors.InvalidArgument(
-                f"Task size is {size} bytes, more than the maximum of {limits.MAX_TASK_SIZE}."
-            )
-        self.store.create_task(task)
-        return convert.in_view(stored, view)
+        if convert.size_bound(task) > limits.MAX_TASK_SIZE:  # near the limit: measure it
+            size = convert.task_to_pb(task, View.FULL).ByteSize()
+            if size > limits.MAX_TASK_SIZE:
+                raise errors.InvalidArgument(
+                    f"Task size is {size} bytes, more than the maximum of {limits.MAX_TASK_SIZE}."
+                )
+        self.store.create_task(task, now)
+        return convert.task_to_pb(task, view)
 
     def buffer_task(self, request: dict[str, Any]) -> Any:
         """BufferTask (REST only): an HTTP task whose URL comes from the queue's

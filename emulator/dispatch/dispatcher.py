@@ -119,14 +119,25 @@ class Dispatcher:
         scheduler = self.schedulers.get(name)
         if scheduler is None:
             scheduler = self.schedulers[name] = QueueScheduler(queue.rate_limits, self.clock.now())
-        else:
+        elif change.task is None:  # the queue itself changed: its limits may have
             scheduler.configure(queue.rate_limits, self.clock.now())
         if change.run_now and change.task is not None:
             scheduler.started()  # RunTask counts toward in-flight, never held back by it
             self._start(change.task, queue, scheduler, forced=True)
         elif change.task is not None:
             scheduler.push(change.task)
+            if not self._sooner(name, queue, change.task.schedule_time):
+                return  # a pass already due by then will find it: no wake-up per task
         self._mark(name)
+
+    def _sooner(self, name: QueueName, queue: Queue, due: datetime) -> bool:
+        """Whether a task due at `due` needs a pass before the one already coming."""
+        if queue.state != QueueState.RUNNING or name in self._dirty:
+            return False  # held until resumed; or a pass is coming anyway
+        if name in self.rate_limited:
+            return False  # the next token's timer passes again
+        timer = self._timers.get(name)
+        return timer is None or due < timer.when
 
     def _mark(self, name: QueueName) -> None:
         self._dirty.add(name)

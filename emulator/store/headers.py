@@ -22,11 +22,17 @@ def _get(headers: dict[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
 
 
+# The headers of every HTTP task created without headers of its own: one dict that all
+# of them share (a stored task's headers are never changed, only read and copied).
+_SERVICE_ONLY = {"User-Agent": limits.HTTP_USER_AGENT}
+
+
 def normalize(request: TaskRequest) -> None:
     """Rewrite `request.headers` in place the way the stored task shows them."""
     if isinstance(request, HttpRequest):
         # No default Content-Type for HTTP tasks; the User-Agent is always the service's.
-        request.headers = {**_kept(request.headers), "User-Agent": limits.HTTP_USER_AGENT}
+        kept = _kept(request.headers)
+        request.headers = {**kept, **_SERVICE_ONLY} if kept else _SERVICE_ONLY
     else:
         _normalize_app_engine(request)
 

@@ -8,7 +8,7 @@ change is announced to the listeners (the dispatcher) as a `Change`.
 from __future__ import annotations
 
 import itertools
-import secrets
+import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,6 +41,7 @@ class Change:
 
 
 Listener = Callable[[Change], None]
+_IDS = random.Random()  # seeded from the system's randomness
 
 
 @dataclass
@@ -228,10 +229,11 @@ class Store:
     # -- tasks -----------------------------------------------------------------------
 
     def new_task_id(self, queue: QueueName) -> str:
-        """A random unsigned 64-bit integer in decimal, unique in the queue."""
+        """A random unsigned 64-bit integer in decimal, unique in the queue (ids need no
+        secrecy: a seeded generator, not a system call per id)."""
         tasks = self._slot(queue).tasks
         while True:
-            task_id = str(secrets.randbits(64))
+            task_id = str(_IDS.getrandbits(64))
             if task_id not in tasks:
                 return task_id
 
@@ -249,11 +251,12 @@ class Store:
             entries.append((str(task.name), until))
         self._disk.put_tombstones("task", entries, now)
 
-    def create_task(self, task: Task) -> Task:
+    def create_task(self, task: Task, now: datetime | None = None) -> Task:
+        """Store a new task (`now`: the time the caller read, if it did)."""
         slot = self._slot(task.name.queue_name)
         name = task.name
         if name.task in slot.tasks or self._task_tombstones.holds(
-            name.queue_name, name.task, self.clock.now()
+            name.queue_name, name.task, now or self.clock.now()
         ):
             raise errors.AlreadyExists(errors.ENTITY_EXISTS)
         task.seq = next(self._seq)
