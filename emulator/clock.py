@@ -13,9 +13,14 @@ Timers run on the event loop that set them, and only there.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+log = logging.getLogger("emulator")
 
 
 def utc_now() -> datetime:
@@ -46,28 +51,38 @@ async def pace(seconds: float) -> None:
 class Timer:
     """A callback due at a clock time; `cancel()` before it fires and it never does."""
 
-    __slots__ = ("_clock", "_handle", "callback", "when")
+    __slots__ = ("_clock", "callback", "cancelled", "when")
 
     def __init__(self, clock: Clock, when: datetime, callback: Callable[[], None]) -> None:
         self._clock = clock
         self.when = when
         self.callback = callback
-        self._handle: asyncio.TimerHandle | None = None
+        self.cancelled = False
 
     def cancel(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-        self._clock._timers.discard(self)
+        if not self.cancelled:
+            self.cancelled = True
+            self._clock._live -= 1
 
 
 class Clock:
-    """Wall-clock time, in UTC, with microsecond precision."""
+    """Wall-clock time, in UTC, with microsecond precision.
+
+    Its timers wait in one heap, and one timer of the event loop is armed for the
+    earliest of them: setting or cancelling a timer (an attempt's deadline, a queue's
+    next wake-up) costs a heap push or a flag, not a loop timer each. Cancelled timers
+    stay in the heap until they come to its top, or until there are more of them than
+    live ones (then the heap is rebuilt).
+    """
 
     can_advance = False
 
     def __init__(self) -> None:
-        self._timers: set[Timer] = set()
+        self._heap: list[tuple[datetime, int, Timer]] = []
+        self._pushes = itertools.count()
+        self._live = 0
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed_for: datetime | None = None
 
     def now(self) -> datetime:
         return utc_now()
@@ -75,34 +90,58 @@ class Clock:
     def call_at(self, when: datetime, callback: Callable[[], None]) -> Timer:
         """Call `callback` on the running loop once the clock reads `when` or later."""
         timer = Timer(self, when, callback)
-        self._timers.add(timer)
-        self._arm(timer)
+        heapq.heappush(self._heap, (when, next(self._pushes), timer))
+        self._live += 1
+        if len(self._heap) > 2 * self._live + 1024:
+            self._compact()
+        if self._armed_for is None or when < self._armed_for:
+            self._arm()
         return timer
 
     def next_timer(self) -> datetime | None:
         """When the earliest pending timer is due (None: no timer is set)."""
-        return min((timer.when for timer in self._timers), default=None)
+        self._drop_cancelled()
+        return self._heap[0][0] if self._heap else None
 
-    def _arm(self, timer: Timer) -> None:
-        delay = (timer.when - self.now()).total_seconds()
+    def _drop_cancelled(self) -> None:
+        heap = self._heap
+        while heap and heap[0][2].cancelled:
+            heapq.heappop(heap)
+
+    def _compact(self) -> None:
+        self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+        heapq.heapify(self._heap)
+
+    def _arm(self) -> None:
+        """(Re)arm the loop's one timer for the earliest pending timer."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        when = self.next_timer()
+        self._armed_for = when
+        if when is None:
+            return
+        delay = (when - self.now()).total_seconds()
         loop = asyncio.get_running_loop()
-        timer._handle = loop.call_later(max(delay, 0.0), self._fire, timer)
+        self._handle = loop.call_later(max(delay, 0.0), self._fire)
 
-    def _fire(self, timer: Timer) -> None:
-        if timer not in self._timers:
-            return
-        if self.now() < timer.when:  # the wall clock drifted from the loop's: not yet
-            self._arm(timer)
-            return
-        self._timers.discard(timer)
-        timer._handle = None
-        timer.callback()
+    def _fire(self) -> None:
+        self._handle = None
+        now = self.now()
+        heap = self._heap
+        while heap and (heap[0][2].cancelled or heap[0][0] <= now):
+            _, _, timer = heapq.heappop(heap)
+            if not timer.cancelled:
+                timer.cancel()  # fired: no longer pending
+                try:
+                    timer.callback()
+                except Exception:  # one timer's failure must not stop the others
+                    log.exception("a timer's callback failed")
+        self._arm()  # (if the wall clock drifted from the loop's, this re-arms early)
 
     def _jumped(self) -> None:
-        for timer in list(self._timers):
-            if timer._handle is not None:
-                timer._handle.cancel()
-                self._arm(timer)
+        if self._heap:
+            self._arm()
 
 
 RealClock = Clock

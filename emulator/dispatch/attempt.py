@@ -84,6 +84,8 @@ class Delivery:
             latency=sent.seconds,
             result=result,
         )
+        if not log.isEnabledFor(logging.INFO):
+            return  # (at --log-level warning, a delivery costs no formatting at all)
         next_at = result.next_attempt.isoformat() if result.next_attempt else None
         log.info(
             "project=%s location=%s queue=%s task=%s attempt=%d %s latency=%.0fms %s",
@@ -135,7 +137,7 @@ class Delivery:
             attempt=number,
             method=outgoing.method if outgoing else "",
             url=outgoing.url if outgoing else "",
-            headers=dict(outgoing.headers) if outgoing else {},
+            headers=outgoing.headers if outgoing else {},  # built for this attempt alone
             body=outgoing.body if outgoing else b"",
             schedule_time=summary.schedule_time or summary.dispatch_time,
             dispatch_time=summary.dispatch_time,

@@ -26,6 +26,13 @@ from emulator.store.store import Change
 
 log = logging.getLogger("emulator.dispatch")
 
+# Attempts started whose send has not begun yet: past this many, no queue starts more until
+# some have. Tokens are taken only as fast as the loop can put requests on the wire, so a
+# busy emulator delivers late rather than in bursts above a queue's rate (and opens no more
+# connections than it can use). Attempts waiting for their answer do not count: a queue's
+# concurrency cap alone limits those.
+MAX_UNSENT = 64
+
 
 @dataclass(slots=True)
 class InFlight:
@@ -38,6 +45,7 @@ class InFlight:
     started: float
     deadline: datetime
     released: bool = False
+    sending: bool = False  # its send has begun
 
 
 class Dispatcher:
@@ -50,6 +58,8 @@ class Dispatcher:
         self.in_flight: dict[asyncio.Task[None], InFlight] = {}
         self._busy_tasks: Counter[int] = Counter()  # attempts in flight, by id(task)
         self._dirty: set[QueueName] = set()  # queues to look at on the next pass
+        self._unsent = 0  # attempts started and not yet sending
+        self._held: set[QueueName] = set()  # queues with due tasks held for MAX_UNSENT
         self._timers: dict[QueueName, Timer] = {}
         self._wakeup = asyncio.Event()
         self.changed = asyncio.Event()  # set after every pass and attempt (idle waiters)
@@ -78,6 +88,7 @@ class Dispatcher:
         self.schedulers.clear()
         self._dirty.clear()
         self.rate_limited.clear()
+        self._held.clear()
         await self.delivery.sender.close()
 
     async def drain(self, timeout: float) -> bool:
@@ -106,6 +117,10 @@ class Dispatcher:
 
     def _on_change(self, change: Change) -> None:
         if self._loop_task is None:
+            return
+        if change.removed:  # its heap entry goes stale: nothing new to dispatch
+            if change.queue in self.rate_limited:
+                self._mark(change.queue)  # it may have been what waited for a token
             return
         name = change.queue
         queue = self.store.find_queue(name)
@@ -169,9 +184,12 @@ class Dispatcher:
             return
         if len(scheduler) > 2 * self.store.task_count(name) + 64:
             scheduler.compact(self._valid)  # entries of deleted or moved tasks pile up
-        decision = scheduler.take(self.clock.now(), self._valid)
+        room = MAX_UNSENT - self._unsent
+        decision = scheduler.take(self.clock.now(), self._valid, limit=max(room, 0))
         for task in decision.start:
             self._start(task, queue, scheduler, forced=False)
+        if len(decision.start) == room:
+            self._held.add(name)  # look again when attempts begin sending
         if decision.rate_limited:
             self.rate_limited.add(name)
         if decision.next_at is not None:
@@ -191,26 +209,34 @@ class Dispatcher:
         summary = self.store.record_dispatch(task, now)
         self._busy_tasks[id(task)] += 1
         deadline = now + task.dispatch_deadline
-        attempt = asyncio.create_task(self._attempt(task, queue, summary, deadline, forced))
-        self.in_flight[attempt] = InFlight(queue.name, scheduler, task, real_seconds(), deadline)
+        entry = InFlight(queue.name, scheduler, task, real_seconds(), deadline)
+        self._unsent += 1
+        attempt = asyncio.create_task(self._attempt(entry, queue, summary, forced))
+        self.in_flight[attempt] = entry
         attempt.add_done_callback(self._finished)
 
     async def _attempt(
-        self,
-        task: Task,
-        queue: Queue,
-        summary: AttemptSummary,
-        deadline: datetime,
-        forced: bool,
+        self, entry: InFlight, queue: Queue, summary: AttemptSummary, forced: bool
     ) -> None:
-        current = asyncio.current_task()
-        assert current is not None
+        task = entry.task
+        self._sending(entry)
         try:
-            sent = await self.delivery.send(task, queue, summary, deadline)
+            sent = await self.delivery.send(task, queue, summary, entry.deadline)
         finally:
-            self._release(self.in_flight[current])
+            self._release(entry)
         # Released first: the task a failure reschedules is no longer in flight.
         self.delivery.settle(task, summary, sent, forced=forced)
+
+    def _sending(self, entry: InFlight) -> None:
+        """An attempt begins (or ends before it could): held-back queues may start more."""
+        if entry.sending:
+            return
+        entry.sending = True
+        self._unsent -= 1
+        if self._held and self._unsent < MAX_UNSENT // 2:
+            held, self._held = self._held, set()
+            for name in held:
+                self._mark(name)
 
     def _release(self, entry: InFlight) -> None:
         """The attempt's task and its slot of the concurrency cap are free (once)."""
@@ -227,6 +253,7 @@ class Dispatcher:
 
     def _finished(self, attempt: asyncio.Task[None]) -> None:
         entry = self.in_flight.pop(attempt)
+        self._sending(entry)  # an attempt cancelled before it ran never counted itself
         self._release(entry)  # an attempt cancelled before it ran never released itself
         self.changed.set()
 

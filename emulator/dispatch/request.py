@@ -106,14 +106,15 @@ def _retry_headers(task: Task, attempt: int, prefix: str, retry_reason: str) -> 
 
 
 def _merge(stored: dict[str, str], service: dict[str, str], reserved: str) -> dict[str, str]:
-    """The stored headers minus those the service sets, then the service's own."""
+    """The stored headers minus those the service sets (in any casing), then the
+    service's own."""
+    owned = rules.SERVICE_OWNED_HEADERS | {key.lower() for key in service}
     headers = {
-        k: v
-        for k, v in stored.items()
-        if k.lower() not in rules.SERVICE_OWNED_HEADERS and not k.lower().startswith(reserved)
+        key: value
+        for key, value in stored.items()
+        if (lower := key.lower()) not in owned and not lower.startswith(reserved)
     }
-    for key, value in service.items():
-        _set_header(headers, key, value)
+    headers.update(service)
     return headers
 
 
@@ -122,15 +123,17 @@ def http_request(
 ) -> OutgoingRequest:
     target = queue.http_target
     url, method = request.url, request.http_method
-    stored = dict(request.headers)
+    stored = request.headers  # read only; copied before an override changes it
     token = request.token
     if target is not None:
         if target.uri_override is not None:
             url = apply_uri_override(url, target.uri_override)
         if target.http_method != HttpMethod.HTTP_METHOD_UNSPECIFIED:
             method = target.http_method
-        for key, value in target.header_overrides:
-            _set_header(stored, key, value)
+        if target.header_overrides:
+            stored = dict(stored)
+            for key, value in target.header_overrides:
+                _set_header(stored, key, value)
         token = target.token or token
     service = _retry_headers(task, attempt, rules.HTTP_SERVICE_PREFIX, retry_reason="")
     service["User-Agent"] = limits.HTTP_USER_AGENT

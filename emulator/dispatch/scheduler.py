@@ -61,10 +61,13 @@ class QueueScheduler:
     def finished(self) -> None:
         self.in_flight -= 1
 
-    def take(self, now: datetime, valid: Valid) -> Decision:
+    def take(self, now: datetime, valid: Valid, limit: int | None = None) -> Decision:
+        """What may start now (at most `limit` attempts), and when to ask again."""
         start: list[Task] = []
         taken: set[int] = set()  # a task pushed twice for one time starts once
         while self._heap:
+            if limit is not None and len(start) >= limit:
+                return Decision(start, None, False)  # the caller asks again when it can
             entry = self._heap[0]
             if id(entry.task) in taken or not valid(entry.task, entry.due):
                 heapq.heappop(self._heap)

@@ -86,6 +86,8 @@ class Sender:
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=aiohttp.ClientTimeout(total=None),  # the clock times attempts out
+                # Cloud Tasks adds none of these: only the task's headers and its own.
+                skip_auto_headers=("Accept", "Accept-Encoding", "Content-Type"),
             )
         return self._session
 
@@ -105,7 +107,6 @@ class Sender:
                 data=request.body or None,
                 allow_redirects=request.follow_redirects,
                 max_redirects=MAX_REDIRECTS + 1,  # aiohttp counts the final response too
-                skip_auto_headers=("Accept", "Accept-Encoding", "Content-Type"),
             ) as response:
                 await _drain(response)
                 return Outcome(
@@ -126,7 +127,7 @@ class Sender:
 async def _drain(response: aiohttp.ClientResponse) -> None:
     """Read and drop the body, up to MAX_BODY_READ; close the connection past that."""
     read = 0
-    async for chunk in response.content.iter_any():
+    while chunk := await response.content.readany():
         read += len(chunk)
         if read > MAX_BODY_READ:
             response.close()

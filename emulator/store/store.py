@@ -38,6 +38,7 @@ class Change:
     queue: QueueName
     task: Task | None = None  # a task due at its (new) schedule_time: created, rescheduled
     run_now: bool = False  # RunTask: `task` is to be dispatched at once
+    removed: bool = False  # a task of the queue is gone (the queue itself is as it was)
 
 
 Listener = Callable[[Change], None]
@@ -87,8 +88,15 @@ class Store:
         """Call `watcher` after every change, attempts included (the dashboard's live view)."""
         self._watchers.append(watcher)
 
-    def _changed(self, name: QueueName, task: Task | None = None, run_now: bool = False) -> None:
-        change = Change(name, task, run_now)
+    def _changed(
+        self,
+        name: QueueName,
+        task: Task | None = None,
+        run_now: bool = False,
+        *,
+        removed: bool = False,
+    ) -> None:
+        change = Change(name, task, run_now, removed)
         for listener in self._listeners:
             listener(change)
         self._touched()
@@ -294,7 +302,7 @@ class Store:
         del self._queues[name.queue_name].tasks[name.task]
         self._disk.delete_tasks([name])
         self._tombstone_tasks([task], self.clock.now())
-        self._changed(name.queue_name)
+        self._changed(name.queue_name, removed=True)
         return task
 
     def run_task(self, name: TaskName) -> Task:
