@@ -141,6 +141,10 @@ def help_urls(raised: Raised) -> list[str]:
 # -- a target for the tasks ---------------------------------------------------------------
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # many connections at once (the default listen backlog is 5)
+
+
 class Receiver:
     """A plain threaded HTTP target on 127.0.0.1 (no event loop) that records every request.
 
@@ -198,7 +202,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"

@@ -232,3 +232,20 @@ def test_concurrency_cap_limits_attempts_in_flight(
     receiver.release()
     emu.wait_for_attempts(8)
     assert receiver.max_in_flight == 3
+
+
+def test_waiting_attempts_do_not_hold_back_others_up_to_the_cap(
+    client: Client, emu: Emulator, receiver: Receiver
+) -> None:
+    # 150 handlers that do not answer: every attempt is sent (the emulator paces only
+    # attempts it has not yet sent), up to the queue's cap of 1000.
+    queue = make_queue(client, "slow")
+    client.pause_queue(name=queue.name)
+    for _ in range(150):
+        client.create_task(parent=queue.name, task={"http_request": {"url": receiver.url}})
+    receiver.hold()
+    client.resume_queue(name=queue.name)
+    receiver.wait_for(150)
+    assert receiver.in_flight == 150
+    receiver.release()
+    emu.wait_for_attempts(150)
