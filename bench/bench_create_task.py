@@ -1,22 +1,18 @@
-"""CreateTask throughput, with the server in its own process and the client in this one.
+"""CreateTask throughput: each server in its own process, the client in this one.
 
 Each run starts every server afresh, in turn (A B A B ...): the emulator as users start it
-(`python -m emulator`, in memory unless flags say otherwise), and the do-nothing grpc.aio
-baseline (`bench/null_server.py`). Against each it measures, on a paused queue so nothing
-is delivered meanwhile:
+(`cloud-tasks-emulator`), the do-nothing baselines (bench/null_server.py: a grpc.aio
+server and an aiohttp app answering a canned task of the same shape), and any variant
+asked for. Against each, on a paused queue (nothing is delivered meanwhile):
 
 - sync: one sequential `CloudTasksClient`;
 - async64: `CloudTasksAsyncClient`, 64 calls in flight;
-- stub64: a bare grpc.aio stub with a pre-serialized request, 64 in flight (server cost);
-- rest: one sequential REST `CloudTasksClient` (against the null aiohttp route for the
-  baseline).
+- stub64: a bare grpc.aio stub with a pre-serialized request, 64 in flight (the server's
+  cost alone);
+- rest: one sequential REST `CloudTasksClient`.
 
-    python bench/bench_create_task.py [--runs 3] [--calls 2000]
-        [--variant NAME=FLAGS ...] [--src NAME=PATH ...] [--json out.json]
-
-`--variant data-dir="--data-dir {tmp}"` adds an emulator started with those flags ({tmp}:
-a new empty directory each start);
-`--src before=/path/to/old/checkout` adds one run from another checkout's sources.
+    python bench/bench_create_task.py [--runs 5] [--calls 3000] [--modes sync,rest]
+        [--variant NAME=FLAGS] [--src NAME=PATH] [--peer] [--json out.json]
 """
 
 from __future__ import annotations
@@ -24,26 +20,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shlex
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
-from common import Variant, summary
+from common import Served, Variant, add_variant_arguments, emulator_variants, summary
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import tasks_v2
-from google.cloud.tasks_v2.services.cloud_tasks.transports import (
-    CloudTasksGrpcAsyncIOTransport,
-    CloudTasksGrpcTransport,
-)
+from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcAsyncIOTransport
 from google.cloud.tasks_v2.types import cloudtasks, task
 
 PARENT = "projects/bench/locations/us-central1"
 BODY = b"x" * 100
 MODES = ("sync", "async64", "stub64", "rest")
+NULL = "do-nothing server"
 
 
 def _request(queue: str) -> dict[str, object]:
@@ -71,45 +65,42 @@ def _timed(calls: int, run: Callable[[], None]) -> float:
     return calls / (time.perf_counter() - began)
 
 
-def measure(
-    target: str, rest_url: str, calls: int, modes: tuple[str, ...] = MODES
-) -> dict[str, float]:
-    channel = grpc.insecure_channel(target)
-    client = tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+def measure(served: Served, calls: int, modes: tuple[str, ...] = MODES) -> dict[str, float]:
+    """CreateTask calls per second against `served`, for each mode it can take."""
+    client = served.client()
     rates: dict[str, float] = {}
     queue = _setup(client, "warm")
-    for _ in range(50):  # warm up
+    for _ in range(50):
         client.create_task(request=_request(queue))
     if "sync" in modes:
         queue = _setup(client, "sync")
         rates["sync"] = _timed(calls, lambda: _repeat(calls, client, queue))
     if "async64" in modes:
         queue = _setup(client, "async")
-        rates["async64"] = asyncio.run(_async_rate(target, queue, calls))
+        rates["async64"] = asyncio.run(_async_rate(served.grpc_target, queue, calls))
     if "stub64" in modes:
         queue = _setup(client, "stub")
-        rates["stub64"] = asyncio.run(_stub_rate(target, queue, calls))
-    if "rest" in modes:
+        rates["stub64"] = asyncio.run(_stub_rate(served.grpc_target, queue, calls))
+    if "rest" in modes and served.http_url is not None:
         rest = tasks_v2.CloudTasksClient(
             transport="rest",
             credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options=ClientOptions(api_endpoint=rest_url),
+            client_options=ClientOptions(api_endpoint=served.http_url),
         )
         queue = _setup(client, "rest")
-        rest_calls = calls // 2
-        rates["rest"] = _timed(rest_calls, lambda: _repeat(rest_calls, rest, queue))
-    channel.close()
+        count = calls // 2
+        rates["rest"] = _timed(count, lambda: _repeat(count, rest, queue))
     return rates
 
 
-async def _in_flight(calls: int, one: Callable[[], object], width: int = 64) -> float:
+async def _in_flight(calls: int, one: Callable[[], Awaitable[Any]], width: int = 64) -> float:
     remaining = calls
 
     async def worker() -> None:
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
-            await one()  # type: ignore[misc]
+            await one()
 
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(width)))
@@ -128,8 +119,7 @@ async def _async_rate(target: str, queue: str, calls: int) -> float:
 
 async def _stub_rate(target: str, queue: str, calls: int) -> float:
     channel = grpc.aio.insecure_channel(target)
-    request = cloudtasks.CreateTaskRequest(_request(queue))
-    raw = cloudtasks.CreateTaskRequest.serialize(request)
+    raw = cloudtasks.CreateTaskRequest.serialize(cloudtasks.CreateTaskRequest(_request(queue)))
     call = channel.unary_unary(
         "/google.cloud.tasks.v2.CloudTasks/CreateTask",
         request_serializer=lambda b: b,
@@ -140,37 +130,41 @@ async def _stub_rate(target: str, queue: str, calls: int) -> float:
     return rate
 
 
+def run(
+    variants: list[Variant], runs: int, calls: int, modes: tuple[str, ...] = MODES
+) -> dict[str, dict[str, list[float]]]:
+    """Rates of every variant and the do-nothing baseline, runs interleaved."""
+    everyone = [*variants, Variant(NULL, kind="null")]
+    results: dict[str, dict[str, list[float]]] = {v.name: {} for v in everyone}
+    for _ in range(runs):
+        for variant in everyone:
+            with variant.serve() as served:
+                for mode, rate in measure(served, calls, modes).items():
+                    results[variant.name].setdefault(mode, []).append(rate)
+    return results
+
+
+def report(results: dict[str, dict[str, list[float]]]) -> None:
+    base = results[NULL]
+    for name, figures in results.items():
+        cells = []
+        for mode, rates in figures.items():
+            ratio = statistics.median(rates) / statistics.median(base[mode])
+            cells.append(f"{mode} {summary(rates)} ({ratio:.2f}× null)")
+        print(f"  {name:<24} " + "; ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS")
-    parser.add_argument("--src", action="append", default=[], metavar="NAME=PATH")
-    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--modes", default=",".join(MODES), help="of " + ", ".join(MODES))
+    parser.add_argument("--json", metavar="FILE")
+    add_variant_arguments(parser)
     args = parser.parse_args()
-    modes = tuple(args.modes.split(","))
-    variants = [Variant("emulator"), Variant("null grpc.aio / aiohttp", null=True)]
-    for spec in args.variant:
-        name, _, flags = spec.partition("=")
-        variants.append(Variant(name, shlex.split(flags)))
-    for spec in args.src:
-        name, _, path = spec.partition("=")
-        variants.append(Variant(name, src=str(Path(path).resolve())))
-    results: dict[str, dict[str, list[float]]] = {v.name: {m: [] for m in modes} for v in variants}
-    for _ in range(args.runs):
-        for variant in variants:  # interleaved: A B A B ...
-            with variant.serve() as (target, rest_url):
-                for mode, rate in measure(target, rest_url, args.calls, modes).items():
-                    results[variant.name][mode].append(rate)
-    base = results["null grpc.aio / aiohttp"]
+    results = run(emulator_variants(args), args.runs, args.calls, tuple(args.modes.split(",")))
     print(f"CreateTask per second, median (min–max) of {args.runs} interleaved runs:")
-    for name, modes in results.items():
-        cells = []
-        for mode in modes:
-            ratio = statistics.median(modes[mode]) / statistics.median(base[mode])
-            cells.append(f"{mode} {summary(modes[mode])} ({ratio:.2f}× null)")
-        print(f"  {name:<24} " + "; ".join(cells))
+    report(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

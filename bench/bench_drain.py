@@ -14,7 +14,7 @@ Each run starts, afresh and in turn (A B A B ...), every emulator variant
   the emulator can keep) delivers within 2 % of it.
 
     python bench/bench_drain.py [--runs 3] [--queues 20] [--tasks 1000] [--rate 500]
-        [--variant NAME=FLAGS ...] [--src NAME=PATH ...] [--json out.json]
+        [--variant NAME=FLAGS ...] [--src NAME=PATH ...] [--peer] [--json out.json]
 
 `--variant data-dir="--data-dir {tmp}"` adds an emulator started with those flags ({tmp}: a
 new empty directory each start); `--src before=PATH` one from another checkout.
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shlex
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from common import HERE, Variant, grpc_client, summary, target_process
+from common import HERE, Variant, add_variant_arguments, emulator_variants, summary, target_process
 from google.cloud import tasks_v2
 
 PARENT = "projects/bench/locations/us-central1"
@@ -65,9 +64,16 @@ def _max_in_a_second(arrivals: list[float]) -> int:
 
 
 def _fill(
-    client: tasks_v2.CloudTasksClient, target: str, queues: int, tasks: int, rate: float
+    client: tasks_v2.CloudTasksClient,
+    target: str,
+    queues: int,
+    tasks: int,
+    rate: float,
+    *,
+    batches: bool = True,
 ) -> list[str]:
-    """Paused queues full of immediate tasks; their names."""
+    """Paused queues full of immediate tasks (made in batches of 100, or one by one for a
+    server without BatchCreateTasks); their names."""
     names = []
     for index in range(queues):
         name = f"{PARENT}/queues/q{index}"
@@ -76,53 +82,85 @@ def _fill(
         )
         client.pause_queue(name=name)
         names.append(name)
+    task = {"http_request": {"url": f"{target}/work", "body": BODY}}
     for name in names:
+        if not batches:
+            for _ in range(tasks):
+                client.create_task(parent=name, task=task)
+            continue
         for start in range(0, tasks, BATCH):
-            batch = [
-                {"task": {"http_request": {"url": f"{target}/work", "body": BODY}}}
-                for _ in range(min(BATCH, tasks - start))
-            ]
+            batch = [{"task": task}] * min(BATCH, tasks - start)
             client.batch_create_tasks(parent=name, requests=batch).result()
     return names
 
 
-def drain_emulator(variant: Variant, args: argparse.Namespace) -> dict[str, Any]:
-    total = args.queues * args.tasks
-    with target_process() as target, variant.serve() as (grpc_target, _):
-        client = grpc_client(grpc_target)
-        names = _fill(client, target, args.queues, args.tasks, args.rate)
+def drain(variant: Variant, queues: int, tasks: int, rate: float) -> dict[str, Any]:
+    """Deliveries per second once every queue is resumed, and how even they were."""
+    total = queues * tasks
+    with target_process() as target, variant.serve() as served:
+        client = served.client()
+        names = _fill(client, target, queues, tasks, rate, batches=variant.kind == "emulator")
         for name in names:
             client.resume_queue(name=name)
         stats = _stats(target, total)
-    rate = total / (stats["last"] - stats["first"])
     worst = max(_max_in_a_second(a) for a in stats["queues"].values())
-    return {"rate": rate, "max_in_a_second": worst, "missing_headers": stats["missing_headers"]}
+    return {
+        "rate": total / (stats["last"] - stats["first"]),
+        "max_in_a_second": worst,
+        "missing_headers": stats["missing_headers"],
+    }
 
 
-def drain_bare(args: argparse.Namespace) -> dict[str, Any]:
-    total = args.queues * args.tasks
+def drain_bare(total: int, in_flight: int) -> float:
+    """Deliveries per second of a bare aiohttp client posting `total` requests."""
     with target_process() as target:
         subprocess.run(
             [sys.executable, str(HERE / "bare_client.py"), f"{target}/work", str(total),
-             "--in-flight", str(args.in_flight)],
+             "--in-flight", str(in_flight)],
             check=True,
         )  # fmt: skip
         stats = _stats(target, total)
-    return {"rate": total / (stats["last"] - stats["first"])}
+    return float(total / (stats["last"] - stats["first"]))
 
 
-def accuracy(variant: Variant, args: argparse.Namespace) -> float:
-    """The delivery rate of one queue at --accuracy-rate/s, after its burst."""
-    rate = args.accuracy_rate
-    tasks = _burst(rate) + int(rate * args.accuracy_seconds)
-    with target_process() as target, variant.serve() as (grpc_target, _):
-        client = grpc_client(grpc_target)
-        (name,) = _fill(client, target, 1, tasks, rate)
+def accuracy(variant: Variant, rate: float, seconds: float) -> float:
+    """The delivery rate of one queue at `rate`/s, after its burst."""
+    tasks = _burst(rate) + int(rate * seconds)
+    with target_process() as target, variant.serve() as served:
+        client = served.client()
+        (name,) = _fill(client, target, 1, tasks, rate, batches=variant.kind == "emulator")
         client.resume_queue(name=name)
         arrivals = sorted(_stats(target, tasks)["queues"]["q0"])
     # The burst goes at once; the rest one token at a time: (n - burst) over that span.
     after_burst = arrivals[_burst(rate) - 1 :]
     return (len(after_burst) - 1) / (after_burst[-1] - after_burst[0])
+
+
+BARE = "bare aiohttp client"
+
+
+def run(
+    variants: list[Variant],
+    runs: int,
+    *,
+    queues: int = 20,
+    tasks: int = 1000,
+    rate: float = 500,
+    in_flight: int = 100,
+    accuracy_rate: float = 100,
+    accuracy_seconds: float = 5,
+) -> dict[str, dict[str, list[float]]]:
+    results: dict[str, dict[str, list[float]]] = {v.name: {} for v in variants}
+    results[BARE] = {"rate": []}
+    for _ in range(runs):  # interleaved: A B A B ...
+        for variant in variants:
+            for key, value in drain(variant, queues, tasks, rate).items():
+                results[variant.name].setdefault(key, []).append(value)
+            if variant.kind == "emulator":
+                measured = accuracy(variant, accuracy_rate, accuracy_seconds)
+                results[variant.name].setdefault("accuracy", []).append(measured)
+        results[BARE]["rate"].append(drain_bare(queues * tasks, in_flight))
+    return results
 
 
 def main() -> None:
@@ -134,42 +172,37 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=100, help="the bare client's")
     parser.add_argument("--accuracy-rate", type=float, default=100)
     parser.add_argument("--accuracy-seconds", type=float, default=5)
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS")
-    parser.add_argument("--src", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--json", metavar="FILE")
+    add_variant_arguments(parser)
     args = parser.parse_args()
-    variants = [Variant("emulator")]
-    for spec in args.variant:
-        name, _, flags = spec.partition("=")
-        variants.append(Variant(name, shlex.split(flags)))
-    for spec in args.src:
-        name, _, path = spec.partition("=")
-        variants.append(Variant(name, src=str(Path(path).resolve())))
-    results: dict[str, dict[str, list[float]]] = {v.name: {} for v in variants}
-    results["bare aiohttp client"] = {"rate": []}
-    for _ in range(args.runs):  # interleaved: A B A B ...
-        for variant in variants:
-            for key, value in drain_emulator(variant, args).items():
-                results[variant.name].setdefault(key, []).append(value)
-            results[variant.name].setdefault("accuracy", []).append(accuracy(variant, args))
-        results["bare aiohttp client"]["rate"].append(drain_bare(args)["rate"])
-    bare = statistics.median(results["bare aiohttp client"]["rate"])
+    results = run(
+        emulator_variants(args),
+        args.runs,
+        queues=args.queues,
+        tasks=args.tasks,
+        rate=args.rate,
+        in_flight=args.in_flight,
+        accuracy_rate=args.accuracy_rate,
+        accuracy_seconds=args.accuracy_seconds,
+    )
+    bare = statistics.median(results[BARE]["rate"])
     total = args.queues * args.tasks
-    burst = _burst(args.rate)
     print(
         f"Drain of {args.queues} queues x {args.tasks} tasks at {args.rate:g}/s each "
         f"({total} deliveries), median (min–max) of {args.runs} interleaved runs:"
     )
+    limit = _burst(args.rate) + args.rate
     for name, figures in results.items():
         line = f"  {name:<22} {summary(figures['rate'])}/s"
-        if name != "bare aiohttp client":
+        if name != BARE:
             line += (
                 f" ({statistics.median(figures['rate']) / bare:.2f}× bare); most in one "
-                f"second to a queue {max(figures['max_in_a_second']):.0f} (limit "
-                f"{burst + args.rate:.0f}); requests missing a header "
-                f"{max(figures['missing_headers']):.0f}; one queue at "
-                f"{args.accuracy_rate:g}/s delivered {summary(figures['accuracy'], '{:.2f}')}/s"
+                f"second to a queue {max(figures['max_in_a_second']):.0f} (limit {limit:.0f}); "
+                f"requests missing a header {max(figures['missing_headers']):.0f}"
             )
+        if "accuracy" in figures:
+            kept = summary(figures["accuracy"], "{:.2f}")
+            line += f"; one queue at {args.accuracy_rate:g}/s: {kept}/s"
         print(line)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

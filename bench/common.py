@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -21,6 +22,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import requests
@@ -135,43 +137,126 @@ def sleep(seconds: float) -> None:
 
 
 @dataclass
+class Served:
+    """A running server: where to reach it, its processes, and how long it took to answer
+    its first ListQueues (seconds from the start of its processes)."""
+
+    grpc_target: str
+    http_url: str | None  # None: no REST
+    processes: list[subprocess.Popen[bytes]]
+    first_answer: float
+
+    def rss_bytes(self) -> int:
+        """Resident memory of its processes (Linux)."""
+        total = 0
+        for process in self.processes:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            match = re.search(r"VmRSS:\s+(\d+) kB", status)
+            total += int(match[1]) * 1024 if match else 0
+        return total
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time its processes have used (Linux)."""
+        total = 0.0
+        for process in self.processes:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def client(self) -> tasks_v2.CloudTasksClient:
+        return grpc_client(self.grpc_target)
+
+
+def wait_for_grpc(target: str, began: float, timeout: float = 60) -> float:
+    """Seconds from `began` (perf_counter) to the first ListQueues answered at `target`."""
+    options = [  # retry the connection at once, not after gRPC's one-second backoff
+        ("grpc.initial_reconnect_backoff_ms", 5),
+        ("grpc.min_reconnect_backoff_ms", 5),
+        ("grpc.max_reconnect_backoff_ms", 10),
+    ]
+    parent = b"projects/bench/locations/us-central1"
+    request = b"\n" + bytes([len(parent)]) + parent  # a ListQueuesRequest, serialized
+    with grpc.insecure_channel(target, options=options) as channel:
+        call = channel.unary_unary(
+            "/google.cloud.tasks.v2.CloudTasks/ListQueues",
+            request_serializer=lambda raw: raw,
+            response_deserializer=lambda raw: raw,
+        )
+        end = began + timeout
+        while True:
+            try:
+                call(request, timeout=1, wait_for_ready=True)
+                return time.perf_counter() - began
+            except grpc.RpcError:
+                if time.perf_counter() > end:
+                    raise
+
+
+@dataclass
 class Variant:
-    """A server to measure: the emulator (from the console script, with `flags`; or from
-    another checkout's sources, `src`), or the do-nothing baselines (`null`)."""
+    """A server to measure, started afresh for every run, as its users start it:
+
+    - "emulator": this checkout's `cloud-tasks-emulator` console script (with `flags`),
+      or another checkout's sources (`src`);
+    - "null": the do-nothing grpc.aio and aiohttp servers (bench/null_server.py), which
+      answer canned messages; "null-bare": grpc.aio alone, no message types;
+    - "peer": the old Python emulator (gcloud-tasks-emulator from PyPI), run by `python`,
+      the interpreter of a virtual environment it is installed in (see `peer_python`).
+    """
 
     name: str
+    kind: str = "emulator"
     flags: list[str] = field(default_factory=list)
     src: str | None = None  # another checkout's sources, on PYTHONPATH
-    null: bool = False  # the do-nothing grpc.aio and aiohttp servers (bench/null_server.py)
+    python: str | None = None  # the peer's interpreter
+
+    @property
+    def has_rest(self) -> bool:
+        return self.kind in ("emulator", "null")
 
     @contextlib.contextmanager
-    def serve(self) -> Iterator[tuple[str, str]]:
-        """Start it, each process afresh; yields (gRPC target, HTTP base URL)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUD_TASKS_EMULATOR")}
+    def serve(self) -> Iterator[Served]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("CLOUD_TASKS_EMULATOR") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         grpc_port, http_port = free_port(), free_port()
-        if self.null:
-            commands = [
-                [sys.executable, str(HERE / "null_server.py"), "grpc", str(grpc_port)],
-                [sys.executable, str(HERE / "null_server.py"), "rest", str(http_port)],
-            ]
-        else:
-            flags = [f.replace("{tmp}", tempfile.mkdtemp()) for f in self.flags]
-            ports = ["--port", str(grpc_port), "--http-port", str(http_port)]
-            commands = [[*self.launcher(), *ports, "--log-level", "warning", *flags]]
+        began = time.perf_counter()
         processes = [
-            subprocess.Popen(c, stdout=subprocess.PIPE, text=True, env=env) for c in commands
+            subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            for c in self._commands(grpc_port, http_port)
         ]
         try:
-            for process in processes:
-                assert process.stdout is not None
-                line = process.stdout.readline()
-                if "ready" not in line:
-                    raise RuntimeError(f"{self.name} did not start: {line!r}")
-            yield f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}"
+            first = wait_for_grpc(f"127.0.0.1:{grpc_port}", began)
+            http = f"http://127.0.0.1:{http_port}" if self.has_rest else None
+            if http is not None:
+                _wait_for_http(http)
+            yield Served(f"127.0.0.1:{grpc_port}", http, processes, first)
         finally:
             for process in processes:
                 process.terminate()
-                process.wait()
+            for process in processes:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+    def _commands(self, grpc_port: int, http_port: int) -> list[list[str]]:
+        null = [sys.executable, str(HERE / "null_server.py")]
+        if self.kind == "null":
+            return [[*null, "grpc", str(grpc_port)], [*null, "rest", str(http_port)]]
+        if self.kind == "null-bare":
+            return [[*null, "grpc-bare", str(grpc_port)]]
+        if self.kind == "peer":
+            assert self.python is not None
+            return [
+                [self.python, "-m", "gcloud_tasks_emulator", "start", "-p", str(grpc_port), "-q"]
+            ]
+        flags = [f.replace("{tmp}", tempfile.mkdtemp()) for f in self.flags]
+        ports = ["--port", str(grpc_port), "--http-port", str(http_port)]
+        return [[*self.launcher(), *ports, *flags]]
 
     def launcher(self) -> list[str]:
         """The command that starts this emulator: the console script, as users start it;
@@ -184,3 +269,61 @@ class Variant:
             "from emulator.cli import main; main()"
         )
         return [sys.executable, "-c", code]
+
+
+def _wait_for_http(url: str, timeout: float = 30) -> None:
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url + "/healthz", timeout=5)
+            return
+        except requests.ConnectionError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.01)
+
+
+def peer_python(directory: str = "/tmp/cloud-tasks-bench-peer") -> str:
+    """An interpreter with the old Python emulator installed (gcloud-tasks-emulator from
+    PyPI, with the older protobuf it pins), made once in `directory`."""
+    python = Path(directory) / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", directory], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "gcloud-tasks-emulator==0.6.2"], check=True
+        )
+    return str(python)
+
+
+def add_variant_arguments(parser: Any) -> None:
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=FLAGS",
+        help="another emulator started with FLAGS ({tmp}: a new empty directory), e.g. "
+        '"data-dir=--data-dir {tmp}"',
+    )
+    parser.add_argument(
+        "--src", action="append", default=[], metavar="NAME=PATH", help="another checkout"
+    )
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="also the old Python emulator (gcloud-tasks-emulator 0.6.2, installed from PyPI "
+        "into a virtual environment of its own on first use)",
+    )
+
+
+def emulator_variants(args: Any) -> list[Variant]:
+    """This checkout's emulator, then what --variant, --src and --peer ask for."""
+    variants = [Variant("emulator")]
+    for spec in args.variant:
+        name, _, flags = spec.partition("=")
+        variants.append(Variant(name, flags=shlex.split(flags)))
+    for spec in args.src:
+        name, _, path = spec.partition("=")
+        variants.append(Variant(name, src=str(Path(path).resolve())))
+    if args.peer:
+        variants.append(Variant("old Python peer", kind="peer", python=peer_python()))
+    return variants

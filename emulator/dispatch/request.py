@@ -91,24 +91,50 @@ def _authorization(token: Token, url: str, authorizer: Tokens) -> str:
     return "Bearer " + authorizer.oauth(token.service_account_email, scope)
 
 
+def _names(prefix: str) -> tuple[str, ...]:
+    return tuple(
+        prefix + name
+        for name in (
+            "QueueName",
+            "TaskName",
+            "TaskRetryCount",
+            "TaskExecutionCount",
+            "TaskETA",
+            "TaskPreviousResponse",
+            "TaskRetryReason",
+        )
+    )
+
+
+# The service headers' names, by prefix: built once, not for every attempt.
+_SERVICE_NAMES = {
+    p: _names(p) for p in (rules.HTTP_SERVICE_PREFIX, rules.APP_ENGINE_SERVICE_PREFIX)
+}
+
+
 def _retry_headers(task: Task, attempt: int, prefix: str, retry_reason: str) -> dict[str, str]:
+    queue, name, retries, executions, eta, previous, reason = _SERVICE_NAMES[prefix]
     headers = {
-        f"{prefix}QueueName": task.name.queue_name.queue,
-        f"{prefix}TaskName": task.name.task,
-        f"{prefix}TaskRetryCount": str(attempt - 1),
-        f"{prefix}TaskExecutionCount": str(task.execution_count),
-        f"{prefix}TaskETA": epoch_seconds(task.schedule_time),
+        queue: task.name.queue_name.queue,
+        name: task.name.task,
+        retries: str(attempt - 1),
+        executions: str(task.execution_count),
+        eta: epoch_seconds(task.schedule_time),
     }
     if attempt > 1 and task.previous_response is not None:
-        headers[f"{prefix}TaskPreviousResponse"] = str(task.previous_response)
-        headers[f"{prefix}TaskRetryReason"] = retry_reason
+        headers[previous] = str(task.previous_response)
+        headers[reason] = retry_reason
     return headers
 
 
+_OWNED = rules.SERVICE_OWNED_HEADERS
+_OWNED_WITH_TOKEN = _OWNED | {"authorization"}
+
+
 def _merge(stored: dict[str, str], service: dict[str, str], reserved: str) -> dict[str, str]:
-    """The stored headers minus those the service sets (in any casing), then the
-    service's own."""
-    owned = rules.SERVICE_OWNED_HEADERS | {key.lower() for key in service}
+    """The stored headers minus those the service sets (in any casing: its own prefix,
+    the User-Agent, the Authorization it mints), then the service's own."""
+    owned = _OWNED_WITH_TOKEN if "Authorization" in service else _OWNED
     headers = {
         key: value
         for key, value in stored.items()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from emulator import errors
 
@@ -41,8 +41,7 @@ OPERATION_NAME_FORMAT = (
 )
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class LocationName:
+class LocationName(NamedTuple):
     project: str
     location: str
 
@@ -57,19 +56,13 @@ class LocationName:
         return cls(m[1], m[2])
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class QueueName:
+class QueueName(NamedTuple):
+    """The key of every per-queue table: a tuple, so hashing and comparing it (several
+    times a request and a delivery) runs in C."""
+
     project: str
     location: str
     queue: str
-    # The key of every per-queue table, looked up several times a request: hashed once.
-    _hash: int = field(init=False, repr=False, compare=False, default=0)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash((self.project, self.location, self.queue)))
-
-    def __hash__(self) -> int:
-        return self._hash
 
     def __str__(self) -> str:
         return f"projects/{self.project}/locations/{self.location}/queues/{self.queue}"
@@ -93,8 +86,7 @@ def _parse_queue_name(name: str) -> QueueName:
     return QueueName(m[1], m[2], m[3])
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class TaskName:
+class TaskName(NamedTuple):
     queue_name: QueueName
     task: str
 
