@@ -6,7 +6,9 @@ Tasks sends.
 
 - `GET /_stats?count=N&timeout=S`: waits until N requests have arrived (at most S
   seconds), then answers `{"count", "first", "last", "queues": {queue: [arrival, ...]},
-  "missing_headers"}`; arrivals are this process's monotonic seconds.
+  "missing_headers", "lateness"}`; arrivals are monotonic seconds (the system's clock,
+  the same in every process), lateness how long after its `X-CloudTasks-TaskETA` each
+  request arrived (wall-clock seconds).
 - `POST /_reset`: forget every arrival.
 - Anything else is a delivery.
 """
@@ -36,12 +38,16 @@ class Arrivals:
         self.queues: dict[str, list[float]] = defaultdict(list)
         self.count = 0
         self.missing_headers = 0
+        self.lateness: list[float] = []
         self.changed = asyncio.Event()
 
     async def deliver(self, request: web.Request) -> web.Response:
         await request.read()
         now = time.monotonic()
         headers = request.headers
+        eta = headers.get("X-CloudTasks-TaskETA")
+        if eta is not None:
+            self.lateness.append(time.time() - float(eta))
         self.queues[headers.get("X-CloudTasks-QueueName", "")].append(now)
         self.count += 1
         if not all(name in headers for name in EXPECTED):
@@ -66,11 +72,13 @@ class Arrivals:
                 "last": max(times, default=0.0),
                 "queues": self.queues,
                 "missing_headers": self.missing_headers,
+                "lateness": self.lateness,
             }
         )
 
     async def reset(self, request: web.Request) -> web.Response:
         self.queues.clear()
+        self.lateness.clear()
         self.count = self.missing_headers = 0
         return web.json_response({})
 

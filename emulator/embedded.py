@@ -31,11 +31,12 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import (
     CloudTasksGrpcTransport,
 )
 
+from emulator import web  # noqa: F401  (the HTTP side, loaded with the class: start() is fast)
 from emulator.api import convert
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from emulator.loop_thread import LoopHost
 from emulator.server import EmulatorServer
-from emulator.settings import Settings
+from emulator.settings import TEST_CLOCK, TEST_PROJECT, Settings
 from emulator.startup_queues import StartupQueue
 from emulator.store import limits, validation
 from emulator.store.names import QueueName
@@ -47,10 +48,6 @@ T = TypeVar("T")
 _CHANNEL_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 
 QueueSpec = str | Mapping[str, Any]  # a queue id / full name, or a Queue as a dict
-
-# What an Emulator in tests and scripts starts with (the pytest plugin's defaults too).
-TEST_CLOCK = "virtual"
-TEST_PROJECT = "test-project"
 
 
 class Emulator:

@@ -14,14 +14,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from google.cloud import tasks_v2
 
 from emulator import autoconnect
-from emulator.embedded import TEST_CLOCK, TEST_PROJECT, Emulator
+from emulator.settings import TEST_CLOCK, TEST_PROJECT
 from emulator.store import limits
+
+if TYPE_CHECKING:
+    from google.cloud import tasks_v2
+
+    from emulator.embedded import Emulator
+
+# The emulator (gRPC, the client library, aiohttp: ~0.4 s to import) is loaded when a
+# test first asks for it, not when pytest loads this plugin in every project that has
+# the package installed.
 
 _OPTIONS = {
     "clock": (TEST_CLOCK, "virtual (real time that advance() can move) or real"),
@@ -36,7 +44,7 @@ _AUTOCONNECT_HELP = (
     "point every CloudTasksClient() and the Firebase Admin SDK at the test emulator for the "
     "whole session (sets CLOUD_TASKS_EMULATOR_HOST before test modules are imported)"
 )
-_SESSION_EMULATOR = pytest.StashKey[Emulator]()
+_SESSION_EMULATOR = pytest.StashKey["Emulator"]()
 _SAVED_HOST = pytest.StashKey[str | None]()
 
 
@@ -62,6 +70,8 @@ def _option(config: pytest.Config, name: str) -> str:
 
 
 def _new_emulator(config: pytest.Config) -> Emulator:
+    from emulator.embedded import Emulator
+
     return Emulator(
         clock=_option(config, "clock"),
         port=int(_option(config, "port")),

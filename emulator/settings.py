@@ -10,6 +10,9 @@ from datetime import timedelta
 from emulator.store import limits
 
 ENV_PREFIX = "CLOUD_TASKS_EMULATOR_"
+# What an Emulator in tests and scripts starts with (the pytest plugin's defaults too).
+TEST_CLOCK = "virtual"
+TEST_PROJECT = "test-project"
 # The one switch clients read: `host:port` of the emulator's HTTP port, which speaks
 # REST, gRPC and the Firebase task-queue route (the meaning the Firebase SDKs give it).
 EMULATOR_HOST_ENV = "CLOUD_TASKS_EMULATOR_HOST"
