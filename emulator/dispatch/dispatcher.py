@@ -30,7 +30,9 @@ log = logging.getLogger("emulator.dispatch")
 # some have. Tokens are taken only as fast as the loop can put requests on the wire, so a
 # busy emulator delivers late rather than in bursts above a queue's rate (and opens no more
 # connections than it can use). Attempts waiting for their answer do not count: a queue's
-# concurrency cap alone limits those.
+# concurrency cap alone limits those. The room is shared fairly: each queue looked at in a
+# pass gets an equal part, and a queue that got none goes first the next time, so one busy
+# queue cannot starve the others.
 MAX_UNSENT = 64
 
 
@@ -57,9 +59,10 @@ class Dispatcher:
         self.rate_limited: set[QueueName] = set()  # due tasks waiting for a token
         self.in_flight: dict[asyncio.Task[None], InFlight] = {}
         self._busy_tasks: Counter[int] = Counter()  # attempts in flight, by id(task)
-        self._dirty: set[QueueName] = set()  # queues to look at on the next pass
+        self._dirty: dict[QueueName, None] = {}  # queues to look at next, in order
         self._unsent = 0  # attempts started and not yet sending
-        self._held: set[QueueName] = set()  # queues with due tasks held for MAX_UNSENT
+        # Queues with due tasks held back for MAX_UNSENT: whether they started any.
+        self._held: dict[QueueName, bool] = {}
         self._timers: dict[QueueName, Timer] = {}
         self._wakeup = asyncio.Event()
         self.changed = asyncio.Event()  # set after every pass and attempt (idle waiters)
@@ -155,7 +158,7 @@ class Dispatcher:
         return timer is None or due < timer.when
 
     def _mark(self, name: QueueName) -> None:
-        self._dirty.add(name)
+        self._dirty[name] = None
         self._wakeup.set()
 
     # -- the loop ------------------------------------------------------------------------
@@ -164,16 +167,19 @@ class Dispatcher:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            dirty, self._dirty = self._dirty, set()
-            for name in dirty:
+            dirty, self._dirty = self._dirty, {}
+            for left, name in enumerate(dirty, start=-len(dirty)):
+                room = MAX_UNSENT - self._unsent
+                share = -(room // left)  # room / queues left, rounded up
                 try:
-                    self._pass(name)
+                    self._pass(name, max(share, 0))
                 except Exception:  # one queue's bug must not stop every queue
                     log.exception("dispatching queue %s failed", name)
             self.changed.set()
 
-    def _pass(self, name: QueueName) -> None:
-        """Start what the queue's scheduler allows now; wake again when it says."""
+    def _pass(self, name: QueueName, room: int) -> None:
+        """Start what the queue's scheduler allows now, at most `room`; wake again when it
+        says."""
         queue = self.store.find_queue(name)
         scheduler = self.schedulers.get(name)
         old = self._timers.pop(name, None)
@@ -184,12 +190,11 @@ class Dispatcher:
             return
         if len(scheduler) > 2 * self.store.task_count(name) + 64:
             scheduler.compact(self._valid)  # entries of deleted or moved tasks pile up
-        room = MAX_UNSENT - self._unsent
-        decision = scheduler.take(self.clock.now(), self._valid, limit=max(room, 0))
+        decision = scheduler.take(self.clock.now(), self._valid, limit=room)
         for task in decision.start:
             self._start(task, queue, scheduler, forced=False)
-        if len(decision.start) == room:
-            self._held.add(name)  # look again when attempts begin sending
+        if len(decision.start) == room:  # look again when attempts begin sending
+            self._held[name] = self._held.get(name, False) or room > 0
         if decision.rate_limited:
             self.rate_limited.add(name)
         if decision.next_at is not None:
@@ -234,8 +239,8 @@ class Dispatcher:
         entry.sending = True
         self._unsent -= 1
         if self._held and self._unsent < MAX_UNSENT // 2:
-            held, self._held = self._held, set()
-            for name in held:
+            held, self._held = self._held, {}
+            for name in sorted(held, key=held.__getitem__):  # those that got none first
                 self._mark(name)
 
     def _release(self, entry: InFlight) -> None:

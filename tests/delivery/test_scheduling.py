@@ -4,6 +4,7 @@ concurrency cap."""
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from google.api_core import exceptions
 from google.protobuf import field_mask_pb2
 
 from emulator import Emulator
+from emulator.dispatch.dispatcher import MAX_UNSENT
 
 from support import Client, Receiver, beta_client, duration, get_full, make_queue
 
@@ -232,6 +234,25 @@ def test_concurrency_cap_limits_attempts_in_flight(
     receiver.release()
     emu.wait_for_attempts(8)
     assert receiver.max_in_flight == 3
+
+
+def test_queues_due_at_once_share_the_starts_fairly(
+    client: Client, emu: Emulator, receiver: Receiver
+) -> None:
+    # More attempts due at one moment than the emulator starts before sending any: each
+    # queue gets its part, so one queue's backlog never delays another's behind all of it.
+    later = emu.now + timedelta(minutes=1)
+    queues = [make_queue(client, f"fair-{index}") for index in range(2)]
+    for queue in queues:
+        for _ in range(MAX_UNSENT):
+            client.create_task(
+                parent=queue.name,
+                task={"http_request": {"url": receiver.url}, "schedule_time": later},
+            )
+    emu.advance(60)
+    attempts = emu.wait_for_attempts(2 * MAX_UNSENT)
+    first = Counter(attempt.queue for attempt in attempts[:MAX_UNSENT])
+    assert first == {"fair-0": MAX_UNSENT // 2, "fair-1": MAX_UNSENT // 2}
 
 
 def test_waiting_attempts_do_not_hold_back_others_up_to_the_cap(
