@@ -45,8 +45,8 @@ class Arrivals:
         await request.read()
         now = time.monotonic()
         headers = request.headers
-        eta = headers.get("X-CloudTasks-TaskETA")
-        if eta is not None:
+        eta = headers.get("X-CloudTasks-TaskETA", "")
+        if eta.replace(".", "", 1).isdigit():  # (the old Python emulator sends it empty)
             self.lateness.append(time.time() - float(eta))
         self.queues[headers.get("X-CloudTasks-QueueName", "")].append(now)
         self.count += 1
