@@ -158,13 +158,14 @@ class EmulatorServer:
         # gRPC is served on both ports from here on. The HTTP side (aiohttp and all that
         # stands on it: a third of the start-up) is imported on a thread meanwhile; HTTP/1
         # connections wait for it rather than being refused.
-        await grpc_server.mark_serving(health)
         http = await asyncio.to_thread(importlib.import_module, "emulator.web")
         side: HttpSide = http.HttpSide(self, v2, v2beta3, mixins)
         self._web = await side.start()
         self._listener.attach_http(side.protocols(self._web))
         self._create_startup_queues()
         self.dispatcher.start()
+        # Healthy (gRPC health SERVING, GET /healthz) once the start-up queues exist.
+        await grpc_server.mark_serving(health)
 
     def _create_startup_queues(self) -> None:
         """Each start-up queue, configured as given; a new one in its given state (one

@@ -266,28 +266,52 @@ def test_a_bad_oidc_key_file_stops_the_start(
     assert message in result.stderr
 
 
-def test_healthcheck_mode_probes_a_running_emulator() -> None:
+def _healthcheck(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "emulator", "--healthcheck", *args],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=30,
+        check=False,
+    )
+
+
+def test_healthcheck_mode_asks_the_http_port() -> None:
+    with emulator("--port", "0", "--http-port", "0") as (_, line):
+        match = READY.search(line)
+        assert match, line
+        http_port = match[2].rsplit(":", 1)[1]
+        healthy = _healthcheck("--http-port", http_port)
+        assert (healthy.returncode, healthy.stderr) == (0, "")
+    down = _healthcheck("--http-port", http_port)
+    assert down.returncode == 1
+    assert f"unhealthy: http://127.0.0.1:{http_port}/healthz: " in down.stderr
+    assert "Connection refused" in down.stderr
+
+
+def test_healthcheck_mode_says_what_answered_instead_of_the_emulator() -> None:
+    receiver = Receiver()  # an HTTP server that is not the emulator: 404 on /healthz
+    receiver.status = 404
+    try:
+        down = _healthcheck("--http-port", str(receiver.port))
+    finally:
+        receiver.close()
+    assert down.returncode == 1
+    assert down.stderr.strip().endswith("/healthz: HTTP 404"), down.stderr
+
+
+def test_healthcheck_mode_asks_grpc_health_without_an_http_port() -> None:
     with emulator("--port", "0", "--http-port", "0") as (_, line):
         match = READY.search(line)
         assert match, line
         port = match[1].rsplit(":", 1)[1]
-        healthy = subprocess.run(
-            [sys.executable, "-m", "emulator", "--healthcheck", "--port", port],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        assert healthy.returncode == 0, healthy.stderr
-    down = subprocess.run(
-        [sys.executable, "-m", "emulator", "--healthcheck", "--port", port],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+        healthy = _healthcheck("--port", port, "--http-port", "0")
+        assert (healthy.returncode, healthy.stderr) == (0, "")
+    down = _healthcheck("--port", port, "--http-port", "0")
     assert down.returncode == 1
-    assert "unhealthy: UNAVAILABLE" in down.stderr
+    assert "unhealthy: gRPC 127.0.0.1:" in down.stderr
+    assert down.stderr.strip().endswith("UNAVAILABLE"), down.stderr
 
 
 def _free_port() -> int:
