@@ -9,7 +9,12 @@ WORKDIR /app
 COPY pyproject.toml setup.py cloud_tasks_emulator.pth README.md ./
 COPY protos ./protos
 COPY emulator ./emulator
+# The base image ships the standard library without bytecode and PYTHONDONTWRITEBYTECODE
+# keeps it so: compiled here once, every start and every health probe skips recompiling
+# it (a probe: ~190 ms of CPU each second without this, a few ms with it).
 RUN pip install --no-cache-dir . \
+    && python -m compileall -q -j 0 -x '/(test|tests|idlelib|tkinter|turtledemo|ensurepip|lib2to3)/' \
+       "$(python -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')" \
     && rm -rf /app/emulator /app/protos /app/setup.py /app/cloud_tasks_emulator.pth \
     && useradd --system --uid 10001 --no-create-home emulator \
     && mkdir /data && chown 10001 /data  # a named volume mounted here takes this owner
