@@ -454,7 +454,7 @@ def healthcheck(settings: Settings, timeout: float = 3.0) -> bool:
     """Whether the emulator at the configured address is up: `GET /healthz` on the HTTP
     port (served once every surface is), or gRPC health on the gRPC port if the HTTP port
     is picked at start. Docker runs this every second, so it loads neither gRPC nor
-    asyncio: a few milliseconds of CPU per probe."""
+    asyncio."""
     from emulator import probe
 
     host = connect_host(settings.host)

@@ -18,7 +18,7 @@ def http_ok(host: str, port: int, path: str, timeout: float) -> None:
     """`GET path` must answer 200; raise Unhealthy saying why not."""
     request = f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n".encode()
     try:
-        with socket.create_connection((host, port), timeout=timeout) as connection:
+        with socket.create_connection((host.strip("[]"), port), timeout=timeout) as connection:
             connection.sendall(request)
             status_line = connection.makefile("rb").readline(256)
     except OSError as error:

@@ -290,6 +290,15 @@ def test_healthcheck_mode_asks_the_http_port() -> None:
     assert "Connection refused" in down.stderr
 
 
+def test_healthcheck_mode_reaches_an_emulator_on_ipv6_loopback() -> None:
+    with emulator("--host", "::1", "--port", "0", "--http-port", "0") as (_, line):
+        match = READY.search(line)
+        assert match, line
+        http_port = match[2].rsplit(":", 1)[1]
+        healthy = _healthcheck("--host", "::1", "--http-port", http_port)
+        assert (healthy.returncode, healthy.stderr) == (0, "")
+
+
 def test_healthcheck_mode_says_what_answered_instead_of_the_emulator() -> None:
     receiver = Receiver()  # an HTTP server that is not the emulator: 404 on /healthz
     receiver.status = 404
