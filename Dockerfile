@@ -11,7 +11,7 @@ COPY protos ./protos
 COPY emulator ./emulator
 # The base image ships the standard library without bytecode and PYTHONDONTWRITEBYTECODE
 # keeps it so: compiled here once, every start and every health probe skips recompiling
-# it (a probe: ~190 ms of CPU each second without this, a few ms with it).
+# it (a health probe: ~190 ms of CPU without this, ~65 ms with it, measured in the container).
 RUN pip install --no-cache-dir . \
     && python -m compileall -q -j 0 -x '/(test|tests|idlelib|tkinter|turtledemo|ensurepip|lib2to3)/' \
        "$(python -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')" \

@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 from common import Variant, add_variant_arguments, emulator_variants, summary
+
+from emulator import probe
 
 BARE = "do-nothing grpc.aio server"
 IMAGE = "cloud-tasks-emulator:local"
@@ -101,11 +102,10 @@ def _health(container: str) -> str:
 
 def _answers(port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
-            connection.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
-            return connection.recv(16).split()[1:2] == [b"200"]
-    except OSError:
+        probe.http_ok("127.0.0.1", port, "/healthz", timeout=1.0)
+    except probe.Unhealthy:
         return False
+    return True
 
 
 def _idle_cpu_percent(container: str, seconds: float) -> float | None:
