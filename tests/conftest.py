@@ -21,7 +21,7 @@ from google.cloud import tasks_v2
 
 from emulator import Emulator
 
-from support import PARENT, Client, Receiver, connect, queue_path
+from support import PARENT, Client, Receiver, connect, queue_path, require_node
 
 pytest_plugins = ["pytester"]
 
@@ -105,6 +105,7 @@ NODE_DIR = Path(__file__).parent / "node"
 @pytest.fixture(scope="session")
 def node_packages() -> Path:
     """tests/node with its packages installed (`npm ci`, once: the lockfile pins them)."""
+    require_node()
     installed = [NODE_DIR / "node_modules" / p for p in ("@google-cloud/tasks", "firebase-admin")]
     if not all(path.exists() for path in installed):
         subprocess.run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from google.cloud.tasks_v2beta3.services.cloud_tasks.transports import (
     CloudTasksGrpcTransport as BetaGrpcTransport,
 )
 from google.protobuf import duration_pb2
+from playwright.sync_api import sync_playwright
 from requests.structures import CaseInsensitiveDict
 
 from emulator import Emulator
@@ -35,6 +37,46 @@ PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
 TARGET_URL = "http://127.0.0.1:9/handler"  # discard port: nothing is dispatched here yet
 
 Client = tasks_v2.CloudTasksClient
+
+# Set by CI (.ci/run): a tool the tests need that is missing fails the test instead of
+# skipping it, so CI never silently skips the browser, Node or gcloud tests.
+REQUIRE_TOOLS = "CLOUD_TASKS_EMULATOR_REQUIRE_TOOLS"
+
+
+def require_tool(found: str | None, what: str, how: str) -> str:
+    """`found` (a tool's path); when it is None the test (or, called at module level, the
+    module) is skipped with one line saying how to enable it, or fails where REQUIRE_TOOLS
+    is set."""
+    if found:
+        return found
+    reason = f"{what} not found; {how}"
+    if os.environ.get(REQUIRE_TOOLS):
+        pytest.fail(f"{reason} ({REQUIRE_TOOLS} is set, so a missing tool fails)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_node() -> str:
+    return require_tool(
+        shutil.which("node") and shutil.which("npm"),
+        "Node.js and npm (for the Node client and Firebase Admin SDK tests)",
+        "install Node 18 or newer to run them",
+    )
+
+
+def find_chromium() -> str:
+    """Debian's Chromium (or another on the PATH), else Playwright's own (`playwright
+    install chromium`); browser test modules call it at import, so that without a browser
+    each is skipped as a whole, in one line."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        with sync_playwright() as playwright:
+            own = Path(playwright.chromium.executable_path)
+            found = str(own) if own.exists() else None
+    return require_tool(
+        found,
+        "Chromium (for the dashboard's browser tests)",
+        "apt-get install chromium, or: playwright install chromium",
+    )
 
 
 def queue_path(queue_id: str, parent: str = PARENT) -> str:

@@ -19,13 +19,17 @@ from google.cloud import tasks_v2
 
 from emulator import Emulator
 
-from support import Receiver
+from support import Receiver, require_tool
 
-GCLOUD = shutil.which("gcloud") or "gcloud"
 PROJECT, LOCATION = "gcloud-project", "us-east1"
 PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
 
 Gcloud = Callable[..., Any]
+GCLOUD = require_tool(
+    shutil.which("gcloud"),
+    "gcloud (for the gcloud CLI tests)",
+    "install the Google Cloud CLI to run them",
+)
 
 
 def _env(url: str, config: Path) -> dict[str, str]:

@@ -15,7 +15,9 @@ from google.cloud import tasks_v2
 
 from emulator import Emulator, errors
 
-from support import PARENT
+from support import PARENT, require_node
+
+require_node()  # without Node, this module is skipped (one line saying so)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
-"""The dashboard in a real browser: headless Chromium from Debian's `chromium` package,
-driven by Playwright (the Python package; no browser is downloaded).
+"""The dashboard in a real browser: headless Chromium driven by Playwright (the Python
+package). The browser is Debian's `chromium` (or another on the PATH), else Playwright's
+own after `playwright install chromium`; without either the tests are skipped with one
+line saying so (and fail where CLOUD_TASKS_EMULATOR_REQUIRE_TOOLS is set, as in CI).
 
 Pages are opened on the session's emulator, changed through the real client, and every
 wait is Playwright's own (`expect(...)` retries until the page shows what it must, or
@@ -9,7 +11,6 @@ dark, under build/screenshots/ (CI keeps them).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,9 +19,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from emulator import Emulator
 
-from support import Client
+from support import Client, find_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # As a sandboxed CI machine needs them: no network of its own, no GPU, no first-run work.
 ARGS = [
     "--no-sandbox",
@@ -40,14 +40,8 @@ expect.set_options(timeout=10_000)
 def browser() -> Iterator[Browser]:
     # Module-scoped: Playwright's sync API holds an event loop on this thread while it
     # runs, which the asyncio tests elsewhere must not find there.
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            "the dashboard tests need Debian's Chromium: apt-get install chromium "
-            "(.ci/run installs it)",
-            pytrace=False,
-        )
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=find_chromium(), args=ARGS)
         yield browser
         browser.close()
 

@@ -12,7 +12,9 @@ from playwright.sync_api import Page, expect
 
 from emulator import Emulator
 
-from support import PARENT, Client, Receiver, duration, make_queue, queue_path
+from support import PARENT, Client, Receiver, duration, find_chromium, make_queue, queue_path
+
+find_chromium()  # without a browser, this module is skipped (one line saying how to get one)
 
 Shoot = Callable[[str], None]
 
