@@ -24,6 +24,9 @@ USER 10001
 # defaults (8124: gRPC, REST and Firebase; 8123: gRPC only), so CLOUD_TASKS_EMULATOR_HOST
 # (e.g. emulator:9499) can move the HTTP port.
 ENV CLOUD_TASKS_EMULATOR_LISTEN_HOST=0.0.0.0
+# A task to 127.0.0.1 that is refused logs, once, how to reach a handler on the host
+# (Kubernetes runtimes leave no /.dockerenv to tell the emulator it is in a container).
+ENV CLOUD_TASKS_EMULATOR_IN_CONTAINER=1
 EXPOSE 8123 8124
 HEALTHCHECK --interval=1s --timeout=3s --start-period=10s --retries=10 \
     CMD ["cloud-tasks-emulator", "--healthcheck"]

@@ -293,7 +293,14 @@ def _typed(option: Option) -> Callable[[str], Any]:
 
 QUEUES_ENV = ENV_PREFIX + "QUEUES"
 NO_CONTROL_ENV = ENV_PREFIX + "NO_CONTROL"
-_KNOWN_ENV = {EMULATOR_HOST_ENV, QUEUES_ENV, NO_CONTROL_ENV, *(o.env for o in OPTIONS)}
+IN_CONTAINER_ENV = ENV_PREFIX + "IN_CONTAINER"  # read by emulator.dispatch.sender
+_KNOWN_ENV = {
+    EMULATOR_HOST_ENV,
+    QUEUES_ENV,
+    NO_CONTROL_ENV,
+    IN_CONTAINER_ENV,
+    *(o.env for o in OPTIONS),
+}
 _RENAMED_ENV = {ENV_PREFIX + "PORT": ENV_PREFIX + "GRPC_PORT"}
 
 

@@ -8,15 +8,23 @@ start-up path (see `emulator.server`).
 
 from __future__ import annotations
 
+import errno
+import ipaddress
+import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from emulator.dispatch.request import OutgoingRequest
 from emulator.errors import Code
+from emulator.store.records import RESPONSE_BODY_KEPT  # of the answer, on the Attempt
 
 if TYPE_CHECKING:
     import aiohttp
+
+log = logging.getLogger("emulator.dispatch")
 
 MAX_REDIRECTS = 10
 # The response body is read (and dropped) up to this size, so the connection can be reused;
@@ -57,6 +65,7 @@ class Outcome:
     error: str | None = None  # why there was no response
     error_code: Code = Code.OK
     at: datetime | None = None  # when it ended, if not when it was reported (a deadline)
+    body: bytes = b""  # the answer's first RESPONSE_BODY_KEPT bytes
 
     @property
     def succeeded(self) -> bool:
@@ -108,9 +117,11 @@ class Sender:
                 allow_redirects=request.follow_redirects,
                 max_redirects=MAX_REDIRECTS + 1,  # aiohttp counts the final response too
             ) as response:
-                await _drain(response)
+                head = await _drain(response)
                 return Outcome(
-                    status=response.status, retry_after=response.headers.get("Retry-After")
+                    status=response.status,
+                    retry_after=response.headers.get("Retry-After"),
+                    body=head,
                 )
         except aiohttp.TooManyRedirects:
             return Outcome(
@@ -119,16 +130,92 @@ class Sender:
         except (aiohttp.InvalidURL, ValueError) as error:
             return Outcome(error=f"invalid URL: {error}", error_code=Code.INVALID_ARGUMENT)
         except aiohttp.ClientConnectorError as error:
+            if not _container_hint.settled and _refused(error.os_error):
+                _container_hint(request.url)
             return Outcome(error=f"cannot connect: {error.os_error}", error_code=Code.UNAVAILABLE)
         except (aiohttp.ClientError, OSError) as error:
             return Outcome(error=f"{type(error).__name__}: {error}", error_code=Code.UNAVAILABLE)
 
 
-async def _drain(response: aiohttp.ClientResponse) -> None:
-    """Read and drop the body, up to MAX_BODY_READ; close the connection past that."""
+async def _drain(response: aiohttp.ClientResponse) -> bytes:
+    """Read the body up to MAX_BODY_READ (closing the connection past that) and drop it
+    but its first RESPONSE_BODY_KEPT bytes, which are returned."""
+    head = b""
     read = 0
     while chunk := await response.content.readany():
+        if read < RESPONSE_BODY_KEPT:
+            head += chunk[: RESPONSE_BODY_KEPT - read]
         read += len(chunk)
         if read > MAX_BODY_READ:
             response.close()
+            break
+    return head
+
+
+# -- a refused loopback address inside a container ------------------------------------------
+
+IN_CONTAINER_ENV = "CLOUD_TASKS_EMULATOR_IN_CONTAINER"
+_CONTAINER_FILES = ("/.dockerenv", "/run/.containerenv")  # Docker's, Podman's
+
+
+def in_container() -> bool:
+    """Whether this process runs in a container: CLOUD_TASKS_EMULATOR_IN_CONTAINER says
+    so (1/0, true/false; the image sets it), else Docker's or Podman's marker file."""
+    said = os.environ.get(IN_CONTAINER_ENV, "").strip().lower()
+    if said in ("1", "true", "yes"):
+        return True
+    if said in ("0", "false", "no"):
+        return False
+    return any(os.path.exists(path) for path in _CONTAINER_FILES)
+
+
+def _refused(error: OSError) -> bool:
+    # A name with several addresses (localhost: ::1 and 127.0.0.1) fails with one OSError
+    # that lists each address's error.
+    return isinstance(error, ConnectionRefusedError) or (
+        error.errno is None and f"[Errno {errno.ECONNREFUSED}]" in str(error)
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _ContainerHint:
+    """Once per process: a task to a loopback address was refused inside a container,
+    where that address is the container itself, not the host the handler may run on."""
+
+    def __init__(self) -> None:
+        self.settled = False  # a loopback address was refused: hinted, or no container
+
+    def __call__(self, url: str) -> None:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if not _loopback(host):
             return
+        self.settled = True
+        if in_container():
+            _log_hint(parts.scheme, parts.netloc, host, parts.port)
+
+
+def _log_hint(scheme: str, netloc: str, host: str, port: int | None) -> None:
+    port_part = f":{port}" if port else ""
+    log.warning(
+        "A task to %s was refused: inside a container, %s is the container itself. A "
+        "handler on the host is reached at %s://host.docker.internal%s (with extra_hosts: "
+        '["host.docker.internal:host-gateway"] in compose, or --add-host '
+        "host.docker.internal:host-gateway), or run the emulator with --network host; "
+        "see docs/troubleshooting.md. (Said once.)",
+        f"{scheme}://{netloc.rpartition('@')[2]}",  # no path, query or password
+        host,
+        scheme,
+        port_part,
+    )
+
+
+_container_hint = _ContainerHint()
