@@ -204,7 +204,8 @@ def _matches(wanted: str | None, short_id: str, full_name: str) -> bool:
 
 
 def attempt_json(entry: Attempt) -> dict[str, Any]:
-    """An attempt as JSON: the same fields, the body in base64, times in RFC 3339."""
+    """An attempt as JSON: the same fields, the bodies (the request's and the first bytes
+    of the answer) in base64, times in RFC 3339."""
 
     def when(value: datetime | None) -> str | None:
         return rfc3339(value) if value else None
@@ -221,6 +222,7 @@ def attempt_json(entry: Attempt) -> dict[str, Any]:
         "body": base64.b64encode(entry.body).decode(),
         "status": entry.status,
         "error": entry.error,
+        "response_body": base64.b64encode(entry.response_body).decode(),
         "schedule_time": when(entry.schedule_time),
         "dispatch_time": when(entry.dispatch_time),
         "response_time": when(entry.response_time),

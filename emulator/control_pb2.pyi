@@ -57,7 +57,7 @@ class ListAttemptsRequest(_message.Message):
     def __init__(self, queue: _Optional[str] = ..., task: _Optional[str] = ..., min_count: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Attempt(_message.Message):
-    __slots__ = ("queue", "task", "project", "location", "attempt", "method", "url", "headers", "body", "status", "error", "schedule_time", "dispatch_time", "response_time", "result", "next_attempt", "backoff", "latency_seconds")
+    __slots__ = ("queue", "task", "project", "location", "attempt", "method", "url", "headers", "body", "status", "error", "schedule_time", "dispatch_time", "response_time", "result", "next_attempt", "backoff", "latency_seconds", "response_body")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class Attempt(_message.Message):
     NEXT_ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     BACKOFF_FIELD_NUMBER: _ClassVar[int]
     LATENCY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_BODY_FIELD_NUMBER: _ClassVar[int]
     queue: str
     task: str
     project: str
@@ -101,7 +102,8 @@ class Attempt(_message.Message):
     next_attempt: _timestamp_pb2.Timestamp
     backoff: str
     latency_seconds: float
-    def __init__(self, queue: _Optional[str] = ..., task: _Optional[str] = ..., project: _Optional[str] = ..., location: _Optional[str] = ..., attempt: _Optional[int] = ..., method: _Optional[str] = ..., url: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., status: _Optional[int] = ..., error: _Optional[str] = ..., schedule_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., dispatch_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., next_attempt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backoff: _Optional[str] = ..., latency_seconds: _Optional[float] = ...) -> None: ...
+    response_body: bytes
+    def __init__(self, queue: _Optional[str] = ..., task: _Optional[str] = ..., project: _Optional[str] = ..., location: _Optional[str] = ..., attempt: _Optional[int] = ..., method: _Optional[str] = ..., url: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., status: _Optional[int] = ..., error: _Optional[str] = ..., schedule_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., dispatch_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., next_attempt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backoff: _Optional[str] = ..., latency_seconds: _Optional[float] = ..., response_body: _Optional[bytes] = ...) -> None: ...
 
 class ListAttemptsResponse(_message.Message):
     __slots__ = ("attempts",)

@@ -244,6 +244,7 @@ def test_http_control_endpoints(
         "body",
         "status",
         "error",
+        "response_body",
         "schedule_time",
         "dispatch_time",
         "response_time",

@@ -35,6 +35,7 @@ def _attempt(entry: Attempt) -> Any:
         url=entry.url,
         headers=entry.headers,
         body=entry.body,
+        response_body=entry.response_body,
         schedule_time=timestamp(entry.schedule_time),
         dispatch_time=timestamp(entry.dispatch_time),
     )

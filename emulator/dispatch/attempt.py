@@ -83,6 +83,7 @@ class Delivery:
             at=at,
             latency=sent.seconds,
             result=result,
+            response_body=outcome.body,
         )
         if not log.isEnabledFor(logging.INFO):
             return  # (at --log-level warning, a delivery costs no formatting at all)

@@ -12,14 +12,15 @@ from datetime import datetime, timedelta
 from emulator.store import limits
 from emulator.store.datadir import Disk
 from emulator.store.names import LocationName
-from emulator.store.records import Attempt
+from emulator.store.records import RESPONSE_BODY_KEPT, Attempt
 
 _RECENT = timedelta(minutes=1)
 
 
 class AttemptHistory:
     """The newest `size` delivery attempts, oldest first (0 keeps none). An older
-    attempt, with its headers and body, is dropped when a new one is recorded. Apart from
+    attempt, with its headers, body and the first bytes of its answer (at most
+    RESPONSE_BODY_KEPT), is dropped when a new one is recorded. Apart from
     them, when each queue's attempts of the last minute settled (v2beta3 stats)."""
 
     def __init__(self, size: int) -> None:
@@ -31,10 +32,18 @@ class AttemptHistory:
         self._kept.append(attempt)
 
     def settle(
-        self, attempt: Attempt, *, status: int | None, error: str | None, at: datetime
+        self,
+        attempt: Attempt,
+        *,
+        status: int | None,
+        error: str | None,
+        at: datetime,
+        response_body: bytes = b"",
     ) -> None:
-        """Complete an attempt with its outcome (kept or already dropped)."""
+        """Complete an attempt with its outcome (kept or already dropped); of the answer's
+        body, the first RESPONSE_BODY_KEPT bytes are kept."""
         attempt.status, attempt.error, attempt.response_time = status, error, at
+        attempt.response_body = response_body[:RESPONSE_BODY_KEPT]
         recent = self._recent.setdefault(attempt.queue_name, deque())
         recent.append(at)
         while recent and recent[0] < at - _RECENT:

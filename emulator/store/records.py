@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from emulator.store import limits
 from emulator.store.names import QueueName, TaskName
 
+RESPONSE_BODY_KEPT = 1024  # bytes of a target's answer an attempt keeps
+
 
 class QueueState(enum.IntEnum):
     STATE_UNSPECIFIED = 0
@@ -216,7 +218,8 @@ class AttemptResult:
 @dataclass(slots=True)
 class Attempt:
     """One delivery attempt as the target saw it (`emulator.Attempt`): kept, newest
-    `--attempt-history` of them, for `attempts()` and `/_emulator/attempts`."""
+    `--attempt-history` of them, for `attempts()` and `/_emulator/attempts`. Each holds
+    its request's headers and body and at most RESPONSE_BODY_KEPT bytes of the answer."""
 
     project: str
     location: str
@@ -232,6 +235,9 @@ class Attempt:
     status: int | None = None  # None: no HTTP response
     error: str | None = None
     response_time: datetime | None = None
+    # The first bytes of the target's answer, at most RESPONSE_BODY_KEPT (1 KiB): what the
+    # handler said, kept without making the bounded history much bigger.
+    response_body: bytes = b""
     # Set when the attempt settles: how long it took (real seconds), and what became of
     # the task: "succeeded", "retried" (at `next_attempt`, for the reason in `backoff`),
     # "dropped" (its retries ran out: `backoff` says which limit) or "discarded" (the

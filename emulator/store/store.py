@@ -372,9 +372,12 @@ class Store:
         at: datetime,
         latency: float,
         result: AttemptResult,
+        response_body: bytes = b"",
     ) -> None:
         """Complete an attempt with its outcome and what became of its task."""
-        self.attempts.settle(attempt, status=status, error=error, at=at)
+        self.attempts.settle(
+            attempt, status=status, error=error, at=at, response_body=response_body
+        )
         attempt.latency = latency
         attempt.result, attempt.next_attempt = result.result, result.next_attempt
         attempt.backoff = result.backoff
