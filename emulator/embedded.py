@@ -36,7 +36,7 @@ from emulator.api import convert
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from emulator.loop_thread import LoopHost
 from emulator.server import EmulatorServer
-from emulator.settings import TEST_CLOCK, TEST_PROJECT, Settings
+from emulator.settings import DEFAULT_PROJECT, TEST_CLOCK, Settings
 from emulator.startup_queues import StartupQueue
 from emulator.store import limits, validation
 from emulator.store.names import QueueName
@@ -58,14 +58,20 @@ class Emulator:
         port: int = 0,
         http_port: int = 0,
         clock: str = TEST_CLOCK,
-        project: str = TEST_PROJECT,
+        project: str = DEFAULT_PROJECT,
         location: str = limits.DEFAULT_LOCATION,
         queues: Iterable[QueueSpec | StartupQueue] = (),
         **settings: Any,
     ) -> None:
-        """`queues` are created at start and again by every `reset()`; each is a queue id,
+        """`project` and `location` are where `parent` and `queue_name()` put queues, and
+        the emulator's defaults (the location ListLocations puts first, the dashboard's
+        parent) unless `default_location`/`default_project` say otherwise.
+
+        `queues` are created at start and again by every `reset()`; each is a queue id,
         a full queue name, or a dict in the shape of `tasks_v2.Queue` (`name` required)."""
         self.project, self.location = project, location
+        settings.setdefault("default_project", project)
+        settings.setdefault("default_location", location)
         self.server = EmulatorServer(
             Settings(host=host, port=port, http_port=http_port, clock=clock, **settings),
             queues=[self._queue(spec) for spec in queues],

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from emulator import autoconnect
-from emulator.settings import TEST_CLOCK, TEST_PROJECT
+from emulator.settings import DEFAULT_PROJECT, TEST_CLOCK
 from emulator.store import limits
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ _OPTIONS = {
     "clock": (TEST_CLOCK, "virtual (real time that advance() can move) or real"),
     "port": ("0", "gRPC port of the test emulator (0: a free one)"),
     "http_port": ("0", "HTTP port of the test emulator (0: a free one)"),
-    "project": (TEST_PROJECT, "project of the queues cloud_tasks_queue creates"),
+    "project": (DEFAULT_PROJECT, "project of the queues cloud_tasks_queue creates"),
     "location": (limits.DEFAULT_LOCATION, "location of the queues cloud_tasks_queue creates"),
 }
 

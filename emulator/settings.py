@@ -10,9 +10,11 @@ from datetime import timedelta
 from emulator.store import limits
 
 ENV_PREFIX = "CLOUD_TASKS_EMULATOR_"
-# What an Emulator in tests and scripts starts with (the pytest plugin's defaults too).
+# The one default project: of the command line's start-up queues, of `Emulator`, of the
+# pytest plugin's queues and of `env-init --gcloud`'s CLOUDSDK_CORE_PROJECT.
+DEFAULT_PROJECT = "local-project"
+# The clock an Emulator in tests and scripts starts with (the pytest plugin's too).
 TEST_CLOCK = "virtual"
-TEST_PROJECT = "test-project"
 # The one switch clients read: `host:port` of the emulator's HTTP port, which speaks
 # REST, gRPC and the Firebase task-queue route (the meaning the Firebase SDKs give it).
 EMULATOR_HOST_ENV = "CLOUD_TASKS_EMULATOR_HOST"
@@ -90,7 +92,7 @@ class Settings:
     shutdown_grace: float = 5.0  # seconds attempts in flight get to finish on SIGTERM
     # Delivery attempts kept for attempts() and /_emulator/attempts (0 keeps none).
     attempt_history: int = limits.DEFAULT_ATTEMPT_HISTORY
-    default_project: str = "local-project"  # for queue ids in --config / --queue
+    default_project: str = DEFAULT_PROJECT  # for queue ids in --config / --queue
     config: str = ""  # a YAML file of queues (ours or App Engine's queue.yaml)
     queues: list[str] = field(default_factory=list)  # --queue NAME[:key=value,...]
     healthcheck: bool = False  # probe a running emulator instead of serving

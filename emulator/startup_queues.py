@@ -3,7 +3,7 @@ short `--queue` list. All three give the same records; `reset()` re-creates them
 
 Our format:
 
-    project: my-project            # defaults for queue ids (else the emulator's)
+    project: local-project         # defaults for queue ids (else the emulator's)
     location: us-central1
     queues:
       - name: emails               # an id, or a full projects/.../queues/... name

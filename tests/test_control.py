@@ -51,7 +51,7 @@ def test_attempts_record_every_field(
     assert attempt.schedule_time <= attempt.dispatch_time <= attempt.response_time
     assert cloud_tasks_emulator.attempts(queue="other") == []
     assert cloud_tasks_emulator.attempts(queue=queue, task=task.name) == [attempt]
-    assert (attempt.project, attempt.location) == ("test-project", "us-central1")
+    assert (attempt.project, attempt.location) == ("local-project", "us-central1")  # the defaults
     assert attempt.queue_name == queue
     assert attempt.task_name == task.name
 
