@@ -7,12 +7,22 @@ emulator's HTTP port speaks gRPC too), or over REST when `transport="rest"` was 
 for. No credentials are looked up. Without the variable, or with an explicit transport
 instance or endpoint, the client is built exactly as the caller asked.
 
-How it gets there: the `cloud_tasks_emulator.pth` file this package installs runs
-`install()` at interpreter start-up, only when the variable is set (the way pytest-cov
-starts coverage in subprocesses). `install()` patches the client classes as soon as
-their modules are imported, and the patch reads the variable on every construction, so
-setting or clearing it later (the pytest plugin does, per test) takes effect for the
-clients built afterwards. This module imports nothing heavy.
+The variable is read by `parse_emulator_host()`, the one reader of it in this package:
+`host:port`, `[v6]:port` (an IPv6 address in brackets) and `http://host:port` (with or
+without a trailing `/`, as `STORAGE_EMULATOR_HOST` is often written) are accepted, with
+surrounding whitespace ignored. Anything else (`https://`, since the emulator speaks
+plain text; no port; a path; another scheme) raises `EmulatorHostError`, a ValueError
+naming the variable and the value, when a client the variable applies to is built.
+
+How it gets there: the `cloud_tasks_emulator.pth` file this package installs adds, at
+interpreter start-up and only when the variable is set, a small import hook defined in
+the .pth file itself: it imports nothing then, so nothing pytest would rewrite (this
+package is a pytest plugin) is imported before pytest starts. When a Cloud Tasks client
+module is first imported, the hook imports this module and calls `install()`.
+`install()` patches the client classes as soon as their modules are imported, and the
+patch reads the variable on every construction, so setting or clearing it later (the
+pytest plugin does, per test) takes effect for the clients built afterwards. This
+module imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -21,9 +31,11 @@ import copy
 import functools
 import importlib.abc
 import importlib.machinery
+import ipaddress
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -36,19 +48,89 @@ CLIENT_MODULES = {
 _PATCHED = "__cloud_tasks_emulator_patched__"
 
 
-def install() -> None:
-    """Patch the client classes now if imported, else as soon as they are."""
+EXPECTED = "host:port (e.g. 127.0.0.1:8124, [::1]:8124 or http://127.0.0.1:8124)"
+_HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?")
+
+
+class EmulatorHostError(ValueError):
+    """CLOUD_TASKS_EMULATOR_HOST is set to something that is not an address."""
+
+
+def install() -> importlib.abc.MetaPathFinder:
+    """Patch the client classes now if imported, else as soon as they are. Returns the
+    import hook that does it (the .pth file's hook asks it for the client modules)."""
     for module_name in CLIENT_MODULES:
         module = sys.modules.get(module_name)
         if module is not None:
             _patch(module)
-    if not any(isinstance(finder, _PatchOnImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _PatchOnImport())
+    for finder in sys.meta_path:
+        if isinstance(finder, _PatchOnImport):
+            return finder
+    finder = _PatchOnImport()
+    sys.meta_path.insert(0, finder)
+    return finder
 
 
-def emulator_host() -> str | None:
-    """The variable's `host:port`, or None when unset."""
-    return os.environ.get(ENV, "").strip() or None
+def emulator_host(environ: Mapping[str, str] | None = None) -> str | None:
+    """The variable's address as `host:port` (`[v6]:port` for IPv6), or None when unset
+    or blank. EmulatorHostError when it is set to something else (see the module's doc)."""
+    value = (os.environ if environ is None else environ).get(ENV, "")
+    if not value.strip():
+        return None
+    host, port = parse_emulator_host(value)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def parse_emulator_host(value: str, name: str = ENV) -> tuple[str, int]:
+    """`host:port`, `[v6]:port` or `http://host:port[/]` -> (host, port), the host of an
+    IPv6 address without its brackets. EmulatorHostError names `name` and the value."""
+
+    def refuse(reason: str) -> EmulatorHostError:
+        return EmulatorHostError(f"{name}={value!r} is not {EXPECTED}: {reason}")
+
+    text = value.strip()
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        if scheme.lower() == "https":
+            raise refuse("the emulator speaks plain HTTP and gRPC, not TLS; drop https://")
+        if scheme.lower() != "http":
+            raise refuse(f"{scheme}:// is not a scheme the emulator speaks")
+        text = rest.removesuffix("/")
+    if not text:
+        raise refuse("it has no host")
+    if any(c in text for c in "/?#@") or any(c.isspace() for c in text):
+        raise refuse("only a host and a port may be given (no path, user or spaces)")
+    if text.startswith("["):
+        address, bracket, port = text[1:].partition("]")
+        if not bracket:
+            raise refuse("the IPv6 address has no closing ]")
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            raise refuse(f"{address!r} is not an IPv6 address") from None
+        if not port:
+            raise refuse("it has no port")
+        if not port.startswith(":"):
+            raise refuse("the port must follow the ] after a colon")
+        return address, _port(port[1:], refuse)
+    host, colon, port = text.rpartition(":")
+    if not colon:
+        raise refuse("it has no port")
+    if not host:
+        raise refuse("it has no host")
+    if ":" in host:
+        raise refuse("an IPv6 address needs brackets, as in [::1]:8124")
+    if not _HOST_NAME.fullmatch(host):
+        raise refuse(f"{host!r} is not a host name or IPv4 address")
+    return host, _port(port, refuse)
+
+
+def _port(text: str, refuse: Callable[[str], EmulatorHostError]) -> int:
+    if not text:
+        raise refuse("it has no port")
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= 65535:
+        raise refuse(f"{text!r} is not a port (1-65535)")
+    return int(text)
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):
@@ -87,8 +169,10 @@ def _patch(module: ModuleType) -> None:
 
     @functools.wraps(original)
     def __init__(self: Any, **kwargs: Any) -> None:
-        host = emulator_host()
-        if host is not None and _redirectable(kwargs):
+        # A client with a transport or endpoint of its own is built as asked, whatever
+        # the variable holds; any other refuses a malformed variable here.
+        host = emulator_host() if _redirectable(kwargs) else None
+        if host is not None:
             kwargs = _to_emulator(type(self), host, kwargs)
         original(self, **kwargs)
 

@@ -10,23 +10,25 @@ import argparse
 import difflib
 import logging
 import os
+import re
 import signal
 import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from emulator import logs
+from emulator import autoconnect, logs
 from emulator.api import wire
 from emulator.errors import StartupError
 from emulator.settings import (
+    DEFAULT_PROJECT,
     EMULATOR_HOST_ENV,
     ENV_PREFIX,
     Settings,
     connect_host,
     listen_host_for,
     parse_duration,
-    split_host_port,
 )
 from emulator.version import __version__
 
@@ -45,6 +47,7 @@ class Option:
     metavar: str
     env_name: str = ""  # the variable's name after the prefix; default: from the flag
     aliases: tuple[str, ...] = ()
+    default: str = ""  # the default as help shows it; empty: the Settings value, if any
 
     @property
     def dest(self) -> str:
@@ -136,12 +139,18 @@ OPTIONS = [
     Option(
         "--default-location", str, "location of queue ids in --config/--queue; always listed", "ID"
     ),
-    Option("--default-project", str, "project of queue ids in --config/--queue", "ID"),
+    Option(
+        "--default-project",
+        str,
+        "project of queue ids in --config/--queue (and env-init --gcloud's gcloud project)",
+        "ID",
+    ),
     Option(
         "--config",
         str,
         "YAML file of queues to create at start-up: ours, or App Engine's queue.yaml",
         "PATH",
+        default="none",
     ),
     Option(
         "--task-tombstone-ttl",
@@ -200,9 +209,9 @@ OPTIONS = [
         "--data-dir",
         str,
         "keep queues, tasks, tombstones, IAM policies, CMEK configs, operations and the "
-        "virtual clock's offset in SQLite in this directory, across restarts (empty: in "
-        "memory only)",
+        "virtual clock's offset in SQLite in this directory, across restarts",
         "PATH",
+        default="in memory only",
     ),
     Option(
         "--attempt-history",
@@ -211,12 +220,13 @@ OPTIONS = [
         "their headers and bodies) are dropped; 0 keeps none",
         "N",
     ),
-    Option("--oidc-issuer", str, "`iss` claim of OIDC tokens (empty: the HTTP URL)", "URL"),
+    Option("--oidc-issuer", str, "`iss` claim of OIDC tokens", "URL", default="the HTTP URL"),
     Option(
         "--oidc-key-file",
         str,
-        "PEM RSA private key that signs OIDC tokens (empty: one made at start)",
+        "PEM RSA private key that signs OIDC tokens",
         "PATH",
+        default="a key made at start",
     ),
 ]
 
@@ -362,7 +372,7 @@ def _apply_emulator_host(settings: Settings, value: str, given: set[str]) -> Non
         if "host" not in given:
             settings.host = value
         return
-    host, port = split_host_port(value)
+    host, port = autoconnect.parse_emulator_host(value)
     if "http_port" not in given:
         settings.http_port = port
     elif settings.http_port != port:
@@ -403,7 +413,7 @@ def env_init(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> s
     )
     if not settings.http_port:
         raise StartupError("env-init needs a fixed HTTP port, not 0 (picked at start)")
-    host = env.get(EMULATOR_HOST_ENV, "") if ":" in env.get(EMULATOR_HOST_ENV, "") else ""
+    host = autoconnect.emulator_host(env) if ":" in env.get(EMULATOR_HOST_ENV, "") else ""
     host = host or emulator_host(settings)
     lines = [f"export {EMULATOR_HOST_ENV}={host}"]
     if gcloud:

@@ -134,7 +134,7 @@ def test_variables_configure_it_and_flags_win() -> None:
     ("args", "env", "message"),
     [
         ([], {"CLOUD_TASKS_EMULATOR_GRPC_PORT": "eighty"}, "CLOUD_TASKS_EMULATOR_GRPC_PORT"),
-        ([], {"CLOUD_TASKS_EMULATOR_HOST": "http://localhost:8124"}, "without a scheme"),
+        ([], {"CLOUD_TASKS_EMULATOR_HOST": "https://localhost:8124"}, "not TLS"),
         ([], {"CLOUD_TASKS_EMULATOR_HOST": "localhost:port"}, "is not host:port"),
         (["--firebase-function-url", "http://f/{function}"], {}, "not a function URL template"),
         (["--port", "70000"], {}, "not a port"),
