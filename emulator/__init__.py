@@ -1,7 +1,8 @@
 """A local emulator of Google Cloud Tasks (google.cloud.tasks.v2).
 
 `Emulator` and `Attempt` are imported on first use, so that importing a light submodule
-(`emulator.autoconnect`, which the interpreter may load at start-up) costs nothing.
+(`emulator.autoconnect`, which the .pth file's hook loads when a Cloud Tasks client
+module is imported) costs nothing.
 """
 
 from __future__ import annotations
