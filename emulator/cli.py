@@ -11,11 +11,13 @@ import difflib
 import logging
 import os
 import re
+import shlex
 import signal
 import sys
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from emulator import autoconnect, logs
@@ -142,7 +144,7 @@ OPTIONS = [
     Option(
         "--default-project",
         str,
-        "project of queue ids in --config/--queue (and env-init --gcloud's gcloud project)",
+        "project of queue ids in --config/--queue, and of the dashboard's new queues",
         "ID",
     ),
     Option(
@@ -231,41 +233,86 @@ OPTIONS = [
 ]
 
 
-def build_parser(prog: str = "cloud-tasks-emulator") -> argparse.ArgumentParser:
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's layout, but lines break at spaces only (never inside a command name, a
+    variable or an example), and a blank line in a description or epilog starts a new
+    paragraph."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(_one_line(text), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n\n".join(
+            textwrap.fill(
+                _one_line(paragraph),
+                width,
+                initial_indent=indent,
+                subsequent_indent=indent,
+                break_on_hyphens=False,
+            )
+            for paragraph in text.split("\n\n")
+        )
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _duration_text(seconds: float) -> str:
+    """3600 -> '1h', 0.2 -> '0.2s': a default as the flags take it."""
+    for unit, suffix in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds and seconds % unit == 0:
+            return f"{seconds / unit:g}{suffix}"
+    return f"{seconds:g}s"
+
+
+def _add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
     defaults = Settings()
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=(
-            "A local emulator of Google Cloud Tasks: the google.cloud.tasks.v2 API over gRPC "
-            "and REST, backed by one in-memory store, delivering every task. "
-            "`cloud-tasks-emulator env-init` prints the variables that point clients at it."
-        ),
-        epilog=(
-            f"{EMULATOR_HOST_ENV}=host:port, the variable clients and the Firebase SDKs read, "
-            "also sets where the emulator listens (its HTTP port, and its host unless that is "
-            "a name other than localhost: then every interface). Every flag can also be set "
-            f"by an environment variable, e.g. {ENV_PREFIX}LOG_LEVEL=debug; a flag wins over "
-            "its variable. Durations: 90s, 15m, 1h, 7d."
-        ),
-    )
-    for option in OPTIONS:
-        default = getattr(defaults, option.dest)
-        shown = f"{default.total_seconds():g}s" if hasattr(default, "total_seconds") else default
+    for option in options:
+        shown = option.default
+        if not shown:
+            value = getattr(defaults, option.dest)
+            if isinstance(value, timedelta):
+                value = value.total_seconds()
+            shown = _duration_text(value) if isinstance(value, float) else str(value)
+        where = f"default: {shown}; env: {option.env}" if shown else f"env: {option.env}"
         parser.add_argument(
             option.flag,
             *option.aliases,
             dest=option.dest,
             type=_typed(option),
             metavar=option.metavar,
-            help=f"{option.help} (default: {shown}; env: {option.env})",
+            help=f"{option.help} ({where})",
         )
+
+
+def build_parser(prog: str = "cloud-tasks-emulator") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        formatter_class=_HelpFormatter,
+        description=(
+            "A local emulator of Google Cloud Tasks: the google.cloud.tasks.v2 API over gRPC "
+            "and REST, delivering every task.\n\n"
+            "`cloud-tasks-emulator env-init [--gcloud]` prints the export lines that point "
+            "clients (and gcloud) at it; see `cloud-tasks-emulator env-init --help`."
+        ),
+        epilog=(
+            f"{EMULATOR_HOST_ENV}=host:port, the variable clients and the Firebase SDKs read, "
+            "also sets where the emulator listens (its HTTP port, and its host unless that is "
+            "a name other than localhost: then every interface).\n\n"
+            f"Every flag can also be set by an environment variable, e.g. {ENV_PREFIX}"
+            "LOG_LEVEL=debug; a flag wins over its variable. Durations: 90s, 15m, 1h, 7d."
+        ),
+    )
+    _add_options(parser, OPTIONS)
     parser.add_argument(
         "--queue",
         action="append",
         metavar="NAME[:KEY=VALUE,...]",
         help=(
-            "a queue to create at start-up (repeatable), e.g. emails:rate=10,concurrency=5,"
-            "max_attempts=3,min_backoff=1s,state=paused (env: "
+            "a queue to create at start-up (repeatable), e.g. emails:rate=10,max_attempts=3; "
+            "keys: rate, concurrency, max_attempts, min_backoff, max_backoff, "
+            "max_doublings, max_retry_duration, state (running, paused or disabled) (env: "
             f"{QUEUES_ENV}, queues separated by spaces or ';')"
         ),
     )
@@ -290,6 +337,47 @@ def build_parser(prog: str = "cloud-tasks-emulator") -> argparse.ArgumentParser:
     return parser
 
 
+# env-init's own flags: the server's settings that say where clients find it, with the
+# same variables, so one shell's settings give the emulator and its clients one address.
+ENV_INIT_OPTIONS = [
+    replace(option, help=text)
+    for option in OPTIONS
+    for flag, text in (
+        ("--host", "the emulator's listen address; clients connect to 127.0.0.1 for 0.0.0.0"),
+        ("--http-port", "the emulator's HTTP port, the one clients connect to"),
+        ("--default-project", "the project gcloud uses (CLOUDSDK_CORE_PROJECT), with --gcloud"),
+    )
+    if option.flag == flag
+]
+
+
+def build_env_init_parser(prog: str = "cloud-tasks-emulator env-init") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        formatter_class=_HelpFormatter,
+        description=(
+            "Print the export lines that point clients at an emulator started with the same "
+            f"settings: {EMULATOR_HOST_ENV}, and with --gcloud what gcloud needs from a fresh "
+            'configuration. Use: eval "$(cloud-tasks-emulator env-init --gcloud)"'
+        ),
+        epilog=(
+            f"{EMULATOR_HOST_ENV}=host:port, when set, is printed as it is. Every flag can "
+            f"also be set by its variable, as for the emulator; a flag wins over its variable."
+        ),
+    )
+    parser.add_argument(
+        "--gcloud",
+        action="store_true",
+        help=(
+            "also the variables gcloud needs, even with an empty configuration: the endpoints "
+            "of cloudtasks and appengine, no credentials, the project, and no usage "
+            "reporting, update check or survey prompt"
+        ),
+    )
+    _add_options(parser, ENV_INIT_OPTIONS)
+    return parser
+
+
 def _typed(option: Option) -> Callable[[str], Any]:
     def convert(text: str) -> Any:
         try:
@@ -311,7 +399,10 @@ _KNOWN_ENV = {
     IN_CONTAINER_ENV,
     *(o.env for o in OPTIONS),
 }
-_RENAMED_ENV = {ENV_PREFIX + "PORT": ENV_PREFIX + "GRPC_PORT"}
+# Variables named after a flag whose variable has another name.
+_FLAG_NAMED_ENV = {
+    ENV_PREFIX + "PORT": ENV_PREFIX + "GRPC_PORT",  # --port
+}
 
 
 def parse_settings(
@@ -326,7 +417,8 @@ def parse_settings(
     env = os.environ if environ is None else environ
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    settings = Settings(healthcheck=args.healthcheck)
+    settings = _settings(parser, OPTIONS, args, env)
+    settings.healthcheck = args.healthcheck
     no_control = env.get(NO_CONTROL_ENV, "").strip().lower()
     if no_control not in ("", "0", "false", "no", "1", "true", "yes"):
         parser.error(f"{NO_CONTROL_ENV}: not true or false: {no_control}")
@@ -335,8 +427,18 @@ def parse_settings(
         settings.queues = list(args.queue)
     elif env.get(QUEUES_ENV):
         settings.queues = [env[QUEUES_ENV]]
+    return settings
+
+
+def _settings(
+    parser: argparse.ArgumentParser,
+    options: Sequence[Option],
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+) -> Settings:
+    settings = Settings()
     given: set[str] = set()
-    for option in OPTIONS:
+    for option in options:
         value = getattr(args, option.dest)
         if value is None and option.env in env:
             try:
@@ -352,7 +454,7 @@ def parse_settings(
         parser.error(f"{EMULATOR_HOST_ENV}: {error}")
     for name in sorted(env):
         if name.startswith(ENV_PREFIX) and name not in _KNOWN_ENV:
-            close = [_RENAMED_ENV[name]] if name in _RENAMED_ENV else []
+            close = [_FLAG_NAMED_ENV[name]] if name in _FLAG_NAMED_ENV else []
             close = close or difflib.get_close_matches(name, sorted(_KNOWN_ENV), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             _warn(f"ignoring the unknown variable {name}{hint}")
@@ -407,23 +509,35 @@ def ready_line(server: EmulatorServer) -> str:
 def env_init(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> str:
     """`env-init`: the export lines that point clients (and with --gcloud, gcloud) here."""
     env = os.environ if environ is None else environ
-    gcloud = "--gcloud" in argv
-    settings = parse_settings(
-        [a for a in argv if a != "--gcloud"], env, prog="cloud-tasks-emulator env-init"
-    )
+    parser = build_env_init_parser()
+    args = parser.parse_args(argv)
+    settings = _settings(parser, ENV_INIT_OPTIONS, args, env)
     if not settings.http_port:
         raise StartupError("env-init needs a fixed HTTP port, not 0 (picked at start)")
     host = autoconnect.emulator_host(env) if ":" in env.get(EMULATOR_HOST_ENV, "") else ""
     host = host or emulator_host(settings)
-    lines = [f"export {EMULATOR_HOST_ENV}={host}"]
-    if gcloud:
-        url = f"http://{host}/"
-        lines += [
-            f"export CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDTASKS={url}",
-            f"export CLOUDSDK_API_ENDPOINT_OVERRIDES_APPENGINE={url}",
-            "export CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
-        ]
-    return "\n".join(lines)
+    variables = {EMULATOR_HOST_ENV: host}
+    if args.gcloud:
+        variables |= gcloud_variables(f"http://{host}/", settings.default_project)
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in variables.items())
+
+
+def gcloud_variables(url: str, project: str = DEFAULT_PROJECT) -> dict[str, str]:
+    """What gcloud needs to run `gcloud tasks ...` against the emulator from an empty
+    configuration (CLOUDSDK_<SECTION>_<PROPERTY> sets a property, as `gcloud topic
+    configurations` describes): its two APIs at `url` (the App Engine one answers gcloud's
+    question for the default location), no credentials, the project it would otherwise
+    ask for, nothing sent to Google (usage statistics, the update check) and no survey
+    prompts."""
+    return {
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDTASKS": url,
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_APPENGINE": url,
+        "CLOUDSDK_AUTH_DISABLE_CREDENTIALS": "true",
+        "CLOUDSDK_CORE_PROJECT": project,
+        "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
+        "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
+        "CLOUDSDK_SURVEY_DISABLE_PROMPTS": "true",
+    }
 
 
 def startup_queues(settings: Settings) -> list[StartupQueue]:

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
 _OPTIONS = {
     "clock": (TEST_CLOCK, "virtual (real time that advance() can move) or real"),
-    "port": ("0", "gRPC port of the test emulator (0: a free one)"),
-    "http_port": ("0", "HTTP port of the test emulator (0: a free one)"),
+    "port": ("0", "gRPC port of the test emulator; 0 picks a free one"),
+    "http_port": ("0", "HTTP port of the test emulator; 0 picks a free one"),
     "project": (DEFAULT_PROJECT, "project of the queues cloud_tasks_queue creates"),
     "location": (limits.DEFAULT_LOCATION, "location of the queues cloud_tasks_queue creates"),
 }
@@ -50,8 +50,9 @@ _SAVED_HOST = pytest.StashKey[str | None]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cloud-tasks-emulator")
-    for name, (default, help_text) in _OPTIONS.items():
+    for name, (default, text) in _OPTIONS.items():
         flag = "--cloud-tasks-" + name.replace("_", "-")
+        help_text = f"{text} (default: {default})"
         group.addoption(flag, dest=f"cloud_tasks_{name}", default=None, help=help_text)
         parser.addini(f"cloud_tasks_{name}", help_text, default=default)
     group.addoption(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import errno
 import importlib
 import logging
+import socket
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -106,6 +108,20 @@ class EmulatorServer:
                 raise StartupError(
                     f"{self.settings.oidc_key_file} is not a PEM RSA private key: {error}"
                 ) from None
+        grpc_port = self.settings.port
+        if grpc_port and grpc_port == self.settings.http_port:
+            grpc_port = 0  # the HTTP port serves gRPC too; the gRPC-only one moves aside
+        address = f"{bracketed(self.settings.host)}:{grpc_port}"
+        # Checked here, before gRPC binds: its C core would log a line of its own ahead of
+        # ours for a port that is taken.
+        http_address = f"{bracketed(self.settings.host)}:{self.settings.http_port}"
+        for kind, port, where, flag in (
+            ("gRPC", grpc_port, address, "--port"),
+            ("HTTP", self.settings.http_port, http_address, "--http-port"),
+        ):
+            problem = _bind_problem(self.settings.host, port, flag)
+            if problem:
+                raise StartupError(f"cannot listen for {kind} on {where}: {problem}")
         # No SO_REUSEPORT: a second emulator on a taken port must fail, not share it.
         server = grpc.aio.server(
             options=[
@@ -131,10 +147,6 @@ class EmulatorServer:
             handlers.append(control_grpc.handler(self.control))
         server.add_generic_rpc_handlers(handlers)
         health = grpc_server.add_health(server)
-        grpc_port = self.settings.port
-        if grpc_port and grpc_port == self.settings.http_port:
-            grpc_port = 0  # the HTTP port serves gRPC too; the gRPC-only one moves aside
-        address = f"{bracketed(self.settings.host)}:{grpc_port}"
         try:
             self.grpc_port = server.add_insecure_port(address)
         except RuntimeError:  # grpcio reports a failed bind this way
@@ -216,6 +228,31 @@ class EmulatorServer:
                 async with asyncio.timeout(1):
                     await self._listener.wait_closed()
             self._listener = None
+
+
+def _bind_problem(host: str, port: int, flag: str) -> str:
+    """Why a listener on host:port cannot be opened ("" if it can): bound and closed at
+    once, with SO_REUSEADDR as gRPC's and asyncio's listeners are (a port whose last
+    connections are in TIME_WAIT is free; one another process listens on is not)."""
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except OSError:
+        return ""  # not a name this resolver knows: the listener says what is wrong
+    for family, kind, proto, _, address in found:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return (
+                        "the port is taken (by another emulator?); choose another with "
+                        f"{flag}, or 0 for a free one"
+                    )
+                return error.strerror or str(error)
+    return ""
 
 
 def _read_key(path: str) -> bytes | None:

@@ -25,6 +25,7 @@ from google.cloud import tasks_v2
 from google.cloud.location import locations_pb2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
+from emulator import Emulator
 from emulator.cli import OPTIONS
 
 from support import PARENT, Receiver, queue_path
@@ -85,6 +86,47 @@ def test_help_explains_every_flag_and_its_variable() -> None:
     for option in OPTIONS:
         assert option.flag in out
         assert option.env in out.replace("\n", "").replace(" ", "")
+
+
+def _help(*args: str) -> str:
+    """The help a user sees in an 80-column terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "emulator", *args, "--help"],
+        capture_output=True,
+        text=True,
+        env=_env(COLUMNS="80"),
+        check=True,
+        timeout=30,
+    ).stdout
+
+
+def _flags(text: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", text))
+
+
+def test_env_init_help_is_its_own() -> None:
+    own, server = _help("env-init"), _help()
+    assert own.startswith("usage: cloud-tasks-emulator env-init ")
+    assert _flags(own) == {"--help", "--gcloud", "--host", "--http-port", "--default-project"}
+    # The variables it reads are the emulator's own: one shell's settings, one address.
+    for variable in ("LISTEN_HOST", "HTTP_PORT", "DEFAULT_PROJECT"):
+        assert f"CLOUD_TASKS_EMULATOR_{variable})" in own
+    assert "--gcloud" not in server.split("\n\n")[0]  # not in the usage of the server
+    assert "cloud-tasks-emulator env-init --help" in server  # the main help points there
+
+
+@pytest.mark.parametrize("command", [[], ["env-init"]], ids=["serve", "env-init"])
+def test_help_has_no_empty_default_and_breaks_lines_between_words(command: list[str]) -> None:
+    out = _help(*command)
+    assert "(default: ;" not in out
+    assert "default: )" not in out
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    # Broken only at spaces: no line ends inside a hyphenated word, every variable whole.
+    assert [line for line in lines if line.endswith("-")] == []
+    variables = {o.env for o in OPTIONS if o.flag in _flags(out)}
+    assert variables
+    assert all(re.search(rf"\b{variable}\b", out) for variable in variables)
 
 
 def test_console_script_is_installed() -> None:
@@ -205,13 +247,17 @@ def test_json_logs_carry_the_attempt_fields_and_no_secret(receiver: Receiver) ->
     assert "caller-secret" not in logged
 
 
-def test_a_taken_port_is_a_clear_error() -> None:
+@pytest.mark.parametrize(
+    ("flag", "kind", "group"), [("--port", "gRPC", 1), ("--http-port", "HTTP", 2)]
+)
+def test_a_taken_port_is_one_clear_line(flag: str, kind: str, group: int) -> None:
     with emulator("--port", "0", "--http-port", "0") as (_, line):
         match = READY.search(line)
         assert match, line
-        port = match[1].rsplit(":", 1)[1]
+        port = match[group].rsplit(":", 1)[1]
+        other = "--http-port" if flag == "--port" else "--port"
         result = subprocess.run(
-            [sys.executable, "-m", "emulator", "--port", port, "--http-port", "0"],
+            [sys.executable, "-m", "emulator", flag, port, other, "0"],
             capture_output=True,
             text=True,
             env=_env(),
@@ -219,7 +265,12 @@ def test_a_taken_port_is_a_clear_error() -> None:
             check=False,
         )
     assert result.returncode == 1
-    assert f"cannot listen for gRPC on 127.0.0.1:{port}" in result.stderr
+    # Only ours: no line of gRPC's C core ("E0000 ... add_port.cc] Failed to add port"),
+    # no log line of a start that is abandoned.
+    assert result.stderr.splitlines() == [
+        f"cloud-tasks-emulator: cannot listen for {kind} on 127.0.0.1:{port}: the port is "
+        f"taken (by another emulator?); choose another with {flag}, or 0 for a free one"
+    ]
 
 
 def test_oidc_key_file_signs_the_tokens(tmp_path: Path) -> None:
@@ -348,10 +399,10 @@ def test_the_emulator_host_variable_says_where_it_listens() -> None:
         assert "warning" not in proc.stderr.read()
 
 
-def test_unknown_and_old_variables_are_warned_about() -> None:
+def test_unknown_and_portless_variables_are_warned_about() -> None:
     env = _env(
         CLOUD_TASKS_EMULATOR_HOST="127.0.0.1",  # the old listen-address meaning, no port
-        CLOUD_TASKS_EMULATOR_PORT="0",  # the old name of GRPC_PORT
+        CLOUD_TASKS_EMULATOR_PORT="0",  # named after the flag --port
         CLOUD_TASKS_EMULATOR_GRPC_PORT="0",
         CLOUD_TASKS_EMULATOR_HTTP_PORT="0",
     )
@@ -367,6 +418,52 @@ def test_unknown_and_old_variables_are_warned_about() -> None:
         "ignoring the unknown variable CLOUD_TASKS_EMULATOR_PORT "
         "(did you mean CLOUD_TASKS_EMULATOR_GRPC_PORT?)"
     ) in errors
+
+
+def _env_init(*args: str, **env: str) -> dict[str, str]:
+    out = subprocess.run(
+        [Path(sys.executable).with_name("cloud-tasks-emulator"), "env-init", *args],
+        capture_output=True,
+        text=True,
+        env=_env(**env),
+        check=True,
+        timeout=30,
+    ).stdout
+    lines = [line.removeprefix("export ").partition("=") for line in out.splitlines()]
+    return {name: value for name, _, value in lines}
+
+
+def test_one_default_project_serves_and_is_gcloud_s() -> None:
+    with emulator("--port", "0", "--http-port", "0", "--queue", "jobs") as (_, line):
+        match = READY.search(line)
+        assert match, line
+        queues = _client(match[1]).list_queues(
+            parent="projects/local-project/locations/us-central1"
+        )
+        assert [q.name.rsplit("/", 1)[1] for q in queues] == ["jobs"]
+    assert _env_init("--gcloud")["CLOUDSDK_CORE_PROJECT"] == "local-project"
+    assert Emulator().parent == "projects/local-project/locations/us-central1"
+
+
+def test_env_init_takes_the_project_the_way_the_emulator_does() -> None:
+    project = "CLOUD_TASKS_EMULATOR_DEFAULT_PROJECT"
+    assert _env_init("--gcloud", **{project: "shop"})["CLOUDSDK_CORE_PROJECT"] == "shop"
+    flagged = _env_init("--gcloud", "--default-project", "blog", **{project: "shop"})
+    assert flagged["CLOUDSDK_CORE_PROJECT"] == "blog"
+    assert "CLOUDSDK_CORE_PROJECT" not in _env_init(**{project: "shop"})  # only with --gcloud
+
+
+def test_env_init_refuses_a_flag_of_the_server() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "emulator", "env-init", "--log-level", "debug"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "unrecognized arguments: --log-level debug" in result.stderr
 
 
 def test_the_command_line_loads_no_client_package() -> None:

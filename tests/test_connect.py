@@ -199,4 +199,8 @@ def test_env_init_prints_the_export_lines() -> None:
         "export CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDTASKS=http://emulator:9000/",
         "export CLOUDSDK_API_ENDPOINT_OVERRIDES_APPENGINE=http://emulator:9000/",
         "export CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
+        "export CLOUDSDK_CORE_PROJECT=local-project",
+        "export CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true",
+        "export CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=true",
+        "export CLOUDSDK_SURVEY_DISABLE_PROMPTS=true",
     ]

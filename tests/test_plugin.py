@@ -108,4 +108,19 @@ def test_options_choose_the_clock_and_the_project(pytester: pytest.Pytester) -> 
 
 def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
     result = _run(pytester, "--help")
-    result.stdout.fnmatch_lines(["*cloud-tasks-emulator*", "*--cloud-tasks-clock*"])
+    result.stdout.fnmatch_lines(
+        ["*cloud-tasks-emulator*", "*--cloud-tasks-clock*", "*--cloud-tasks-project*"]
+    )
+    result.stdout.fnmatch_lines(["*(default: local-project)*"])
+
+
+def test_queues_are_in_the_one_default_project(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_default="""
+        def test_default(cloud_tasks_emulator, cloud_tasks_queue):
+            parent = "projects/local-project/locations/us-central1"
+            assert cloud_tasks_queue("q") == parent + "/queues/q"
+            assert cloud_tasks_emulator.parent == parent
+        """
+    )
+    _run(pytester).assert_outcomes(passed=1)
