@@ -466,10 +466,10 @@ def _apply_emulator_host(settings: Settings, value: str, given: set[str]) -> Non
     if not value.strip():
         return
     if "//" not in value and ":" not in value.strip("[]"):
-        # The emulator's own listen address under its old name: still honoured.
+        # A bare host, which clients cannot use: taken as where to listen, with a warning.
         _warn(
-            f"{EMULATOR_HOST_ENV}={value} has no port; it now means host:port for clients. "
-            f"Read as the listen address: use {ENV_PREFIX}LISTEN_HOST for that."
+            f"{EMULATOR_HOST_ENV}={value} has no port; clients need host:port. Read as the "
+            f"listen address: {ENV_PREFIX}LISTEN_HOST is the variable for that."
         )
         if "host" not in given:
             settings.host = value
