@@ -5,10 +5,11 @@ security headers, the live part alone, the script and style, and the event strea
 from __future__ import annotations
 
 import requests
+from answering import answering
 
 from emulator import Emulator
 
-from support import Client, make_queue
+from support import LOCATION, PROJECT, Client, make_queue
 
 
 def test_the_root_is_the_dashboard_for_a_browser_and_json_for_others(emu: Emulator) -> None:
@@ -26,7 +27,7 @@ def test_the_root_is_the_dashboard_for_a_browser_and_json_for_others(emu: Emulat
 
 def test_a_fragment_is_the_live_part_alone(grpc_client: Client, emu: Emulator) -> None:
     queue = make_queue(grpc_client, "frag")
-    url = f"{emu.http_url}/ui/queues/test-project/us-central1/frag"
+    url = f"{emu.http_url}/ui/queues/{PROJECT}/{LOCATION}/frag"
     whole = requests.get(url, timeout=10).text
     part = requests.get(url, params={"fragment": "1"}, timeout=10).text
     assert whole.startswith("<!doctype html>")
@@ -57,3 +58,24 @@ def test_the_event_stream_tells_of_each_change(grpc_client: Client, emu: Emulato
         event = [next(lines) for _ in range(2)]
         assert event[0] == "event: change"
         assert event[1].startswith("data: ")
+
+
+def test_the_task_page_shows_each_answer_escaped_and_cut(
+    grpc_client: Client, emu: Emulator
+) -> None:
+    answer = b"<script>alert('answer')</script>" + b"z" * 2048
+    queue = make_queue(grpc_client, "answered")
+    with answering() as target:
+        target.status, target.body, target.content_type = 500, answer, "text/html"
+        grpc_client.create_task(
+            parent=queue.name,
+            task={"name": f"{queue.name}/tasks/t", "http_request": {"url": target.url}},
+        )
+        emu.wait_for_attempts(1)
+    page = requests.get(
+        f"{emu.http_url}/ui/queues/{PROJECT}/{LOCATION}/answered/tasks/t", timeout=10
+    )
+    assert "<script>alert" not in page.text
+    shown = "&lt;script&gt;alert(&#39;answer&#39;)&lt;/script&gt;" + "z" * (1024 - 32)
+    assert f'<pre class="answer-body">{shown}</pre>' in page.text  # the first 1,024 bytes
+    assert "The answer's first 1024 bytes" in page.text

@@ -6,13 +6,12 @@ number of attempts, and the answer's bytes each one keeps."""
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 import pytest
 import requests
+from answering import Answering, answering
 
 from emulator import Emulator, control_pb2
 
@@ -23,42 +22,10 @@ KIB = 1024
 TWO_KIB = b"".join(f"{i:04d}".encode() for i in range(512))
 
 
-class Answering(ThreadingHTTPServer):
-    """A target on 127.0.0.1 that answers every request with `status` and `body`."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.body = b""
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.send_response(server.status)
-                self.send_header("Content-Length", str(len(server.body)))
-                self.end_headers()
-                self.wfile.write(server.body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}/answer"
-
-
 @pytest.fixture
 def target() -> Iterator[Answering]:
-    server = Answering()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with answering() as server:
+        yield server
 
 
 def _deliver(emu: Emulator, url: str, queue_id: str = "answers") -> None:
@@ -103,8 +70,7 @@ def test_a_short_answer_is_kept_whole_and_a_long_one_cut(
 
 def test_an_attempt_without_an_answer_keeps_no_bytes(emu: Emulator, target: Answering) -> None:
     url = target.url
-    target.shutdown()  # nothing listens there any more
-    target.server_close()
+    target.stop()  # nothing listens there any more
     _deliver(emu, url)
     (attempt,) = emu.wait_for_attempts(1)
     assert attempt.status is None

@@ -70,7 +70,9 @@ class Dashboard:
                 trim_blocks=True,
                 lstrip_blocks=True,
             )
-            env.filters.update(when=_when, ms=_ms, seconds=_seconds, number=_number)
+            env.filters.update(
+                when=_when, ms=_ms, seconds=_seconds, number=_number, answer=views.answer
+            )
             self._env = env
         return self._env
 

@@ -15,7 +15,14 @@ from emulator.dispatch import backoff, request
 from emulator.dispatch.dispatcher import Dispatcher
 from emulator.store import Store
 from emulator.store.names import QueueName, TaskName
-from emulator.store.records import AppEngineHttpRequest, Attempt, Queue, RetryConfig, Task
+from emulator.store.records import (
+    RESPONSE_BODY_KEPT,
+    AppEngineHttpRequest,
+    Attempt,
+    Queue,
+    RetryConfig,
+    Task,
+)
 from emulator.store.stats import Outcomes
 
 BODY_PREVIEW = 64 * 1024  # bytes of a body shown
@@ -72,6 +79,17 @@ class QueueRow:
     @property
     def retry(self) -> str:
         return retry_summary(self.queue.retry_config)
+
+    @property
+    def retry_short(self) -> str:
+        """The retries in a few words (the queue's page and `retry`'s title say the rest)."""
+        config = self.queue.retry_config
+        attempts = "unlimited" if config.max_attempts == -1 else str(config.max_attempts)
+        plural = "" if config.max_attempts == 1 else "s"
+        return (
+            f"{attempts} attempt{plural}, {backoff.seconds(config.min_backoff)}"
+            f"–{backoff.seconds(config.max_backoff)}"
+        )
 
 
 def _row(store: Store, name: QueueName, in_flight: int, now: datetime) -> QueueRow:
@@ -253,6 +271,20 @@ def body_preview(body: bytes) -> BodyPreview:
         else:
             return BodyPreview("json", pretty, len(body), 0)
     return BodyPreview("text", text, len(body), len(body) - len(shown))
+
+
+@dataclass
+class Answer:
+    """The first bytes of a target's answer, as the timeline shows them: UTF-8 text, an
+    invalid byte as U+FFFD (the template escapes the text)."""
+
+    text: str
+    size: int  # bytes kept
+    cut: bool  # as many as an attempt keeps: the answer may have been longer
+
+
+def answer(body: bytes) -> Answer:
+    return Answer(body.decode("utf-8", "replace"), len(body), len(body) >= RESPONSE_BODY_KEPT)
 
 
 @dataclass

@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
 
+from answering import answering
 from google.api_core import exceptions
 from google.cloud import tasks_v2
 from playwright.sync_api import Page, expect
 
 from emulator import Emulator
 
-from support import PARENT, Client, Receiver, duration, find_chromium, make_queue, queue_path
+from support import (
+    LOCATION,
+    PARENT,
+    PROJECT,
+    Client,
+    Receiver,
+    duration,
+    find_chromium,
+    make_queue,
+    queue_path,
+)
 
 find_chromium()  # without a browser, this module is skipped (one line saying how to get one)
 
 Shoot = Callable[[str], None]
 
 
-def ui_path(queue_id: str, task_id: str | None = None) -> str:
-    path = f"/ui/queues/test-project/us-central1/{queue_id}"
+def ui_path(queue_id: str, task_id: str | None = None, location: str = LOCATION) -> str:
+    path = f"/ui/queues/{PROJECT}/{location}/{queue_id}"
     return f"{path}/tasks/{task_id}" if task_id else path
 
 
@@ -235,3 +247,65 @@ def test_an_unknown_queue_or_task_is_a_page_that_says_so(page: Page, emu: Emulat
     assert response is not None
     assert response.status == 404
     expect(page.get_by_text("No such queue.")).to_be_visible()
+
+
+# A long task id, queue id and location, as real apps make them.
+LONG_TASK = "order-2024-11-05-customer-8c1f5e2a-4b7d-4e0f-9a3b-1d2c3e4f5a6b-thumbnail-regeneration"
+LONG_QUEUE = "image-thumbnail-generation-high-priority"
+LONG_LOCATION = "northamerica-northeast1"
+# A handler's answer that is markup, longer than the 1 KiB an attempt keeps, with a
+# two-byte character across the cut (kept: its first byte, shown as U+FFFD).
+HOSTILE = b'<img src=x onerror="document.title=1"><script>document.title=2</script>'
+ANSWER = HOSTILE + b"x" * (1023 - len(HOSTILE)) + "é".encode() + b"y" * 1024
+
+
+def test_a_laptop_screen_keeps_names_whole_and_shows_each_answer_escaped(
+    page: Page, emu: Emulator, client: Client, shoot: Shoot
+) -> None:
+    for location in (LOCATION, LONG_LOCATION, "europe-southwest1"):
+        parent = f"projects/{PROJECT}/locations/{location}"
+        for queue_id in ("emails", LONG_QUEUE):
+            config = {"max_attempts": 5, "min_backoff": duration(10)}
+            client.create_queue(
+                parent=parent,
+                queue={"name": f"{parent}/queues/{queue_id}", "retry_config": config},
+            )
+    queue = f"projects/{PROJECT}/locations/{LONG_LOCATION}/queues/{LONG_QUEUE}"
+    client.pause_queue(name=f"{PARENT}/queues/emails")
+    items = [{"sku": f"SKU-{i:04d}", "quantity": i, "note": "gift wrap " * 4} for i in range(60)]
+    body = json.dumps({"order": 42, "items": items}).encode()
+    with answering() as target:
+        target.status, target.body = 503, ANSWER
+        for i in range(3):
+            client.create_task(
+                parent=queue,
+                task={
+                    "name": f"{queue}/tasks/{LONG_TASK}-{i}",
+                    "http_request": {
+                        "url": f"{target.url}/handlers/regenerate-thumbnails",
+                        "headers": {"Content-Type": "application/json", "X-Trace": "a" * 120},
+                        "body": body,
+                    },
+                },
+            )
+        emu.wait_for_attempts(3)
+        emu.advance(10)  # each task's second attempt
+        emu.wait_for_attempts(6)
+
+    page.goto(emu.http_url + "/")
+    expect(page.locator(f'tr[data-queue="{queue}"]')).to_contain_text(LONG_LOCATION)
+    shoot("laptop-queues")
+    page.goto(emu.http_url + ui_path(LONG_QUEUE, location=LONG_LOCATION))
+    expect(page.locator("table.tasks tbody tr")).to_have_count(3)
+    shoot("laptop-queue")
+
+    page.goto(emu.http_url + ui_path(LONG_QUEUE, f"{LONG_TASK}-0", location=LONG_LOCATION))
+    answers = page.locator("ol.timeline pre.answer-body")
+    expect(answers).to_have_count(2)
+    shown = ANSWER[:1024].decode("utf-8", "replace")
+    assert shown.endswith("\ufffd")
+    assert answers.first.text_content() == shown  # as text: escaped, cut at 1,024 bytes
+    expect(page.locator("ol.timeline")).to_contain_text("The answer's first 1024 bytes")
+    assert page.locator("main img, main script").count() == 0
+    assert page.title() == f"{LONG_TASK}-0 · Cloud Tasks emulator"
+    shoot("laptop-task")
