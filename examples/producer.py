@@ -40,7 +40,9 @@ def enqueue_email(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--worker", default="http://127.0.0.1:8080")
-    parser.add_argument("--queue", default="projects/local-project/locations/us-central1/queues/emails")
+    parser.add_argument(
+        "--queue", default="projects/local-project/locations/us-central1/queues/emails"
+    )
     args = parser.parse_args()
     client = tasks_v2.CloudTasksClient()
     try:
