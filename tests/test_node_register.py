@@ -67,7 +67,7 @@ def test_node_preload_delivers_tasks_of_unmodified_scripts(
         for path in (register_package / "test").glob("*.test.js")
     )
     result = subprocess.run(
-        [shutil.which("node") or "node", "--test", *test_files],
+        [shutil.which("node") or "node", "--test", "--test-reporter=tap", *test_files],
         cwd=register_package,
         env=env,
         capture_output=True,
