@@ -161,7 +161,7 @@ class Internal(ApiError):
     code = Code.INTERNAL
 
 
-# Messages the real service returns (recorded from production; see the README).
+# Messages the real service returns (recorded from production; see docs/behaviour.md).
 QUEUE_NOT_FOUND = (
     "Queue does not exist. If you just created the queue, wait at least a minute for the "
     "queue to initialize."

@@ -16,7 +16,7 @@ Our format:
           header_overrides: {X-From: emulator}
 
 App Engine's queue.yaml (`queue:` at the top) is mapped field by field the way
-`gcloud app deploy` maps it (the README's "Queues at start-up" lists the mapping). A bad
+`gcloud app deploy` maps it (docs/configuration.md, "Queues at start-up", lists the mapping). A bad
 file stops the start with its name, line and field.
 """
 

@@ -62,7 +62,7 @@ def _seconds(td: timedelta) -> str:
 def queue_stats(store: Store, in_flight: InFlight, name: QueueName) -> dict[str, Any]:
     """Queue.stats as proto3 JSON, built from the QueueStats message. The emulator's
     choices: attempts answered in the last minute, the configured rate as the effective
-    one (see the README's Behaviour notes)."""
+    one (see docs/behaviour.md, "Behaviour notes")."""
     tasks = store.list_tasks(name)
     minute_ago = store.clock.now() - timedelta(minutes=1)
     stats = BetaQueueStats(

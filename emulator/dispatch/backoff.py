@@ -2,7 +2,7 @@
 
 The rules are those of the Cloud Tasks RetryConfig reference (min_backoff doubling
 max_doublings times, then growing linearly, capped at max_backoff; retries stop when
-both max_attempts and max_retry_duration are reached); the README works the examples.
+both max_attempts and max_retry_duration are reached); docs/behaviour.md ("Delivery") states them.
 """
 
 from __future__ import annotations

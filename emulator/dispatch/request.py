@@ -4,7 +4,7 @@ Pure functions of the task, its queue and the attempt: no I/O, so every header r
 testable on its own and the sender only has to put the bytes on the wire. The rules are
 those of the Cloud Tasks docs (queue-level `http_target` overrides, the
 `X-CloudTasks-*` request headers of "Creating HTTP Target tasks", App Engine's
-`X-AppEngine-*` headers) and the README's Behaviour notes where the docs are silent.
+`X-AppEngine-*` headers) and docs/behaviour.md's Behaviour notes where the docs are silent.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Every default and limit of the Cloud Tasks API, in one place.
 
 From the Cloud Tasks API reference (Queue, RateLimits, RetryConfig, Task fields) and its
-quotas page; where the service documents no number, the README's Behaviour notes say
+quotas page; where the service documents no number, docs/behaviour.md's Behaviour notes say
 which one the emulator chose.
 """
 

@@ -4,7 +4,7 @@ handler that hangs or drips one byte a second, a redirect loop, a 50 MB answer.
 Each target is a raw socket server on 127.0.0.1 (`FaultTarget`: plain blocking sockets,
 one thread per connection) that records every request it reads and everything it did
 with the connection. For each fault the tests check, from both sides: one failed attempt
-per delivery try, with the status the README's "Attempt status" names; `response_count`
+per delivery try, with the status docs/behaviour.md's "Attempt status" names; `response_count`
 counting real HTTP responses only; the retry exactly one backoff (10 s) after the failure,
 on the virtual clock; and other tasks, in the same queue and another, delivered while the
 bad one hangs or waits for its retry.
