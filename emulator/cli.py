@@ -36,7 +36,7 @@ from emulator.version import __version__
 
 if TYPE_CHECKING:
     from emulator.server import EmulatorServer
-    from emulator.startup_queues import StartupQueue
+    from emulator.startup_queues import StartupFile, StartupQueue
 
 log = logging.getLogger("emulator")
 
@@ -317,6 +317,16 @@ def build_parser(prog: str = "cloud-tasks-emulator") -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--auto-create-queues",
+        action="store_true",
+        help=(
+            "create a queue (with every default, or the --config file's template) the first "
+            "time a task is created in it, instead of NOT_FOUND as in production; the "
+            "--config file's auto_create_queues: true turns it on too (env: "
+            f"{AUTO_CREATE_QUEUES_ENV}=true)"
+        ),
+    )
+    parser.add_argument(
         "--no-control",
         action="store_true",
         help=(
@@ -391,11 +401,13 @@ def _typed(option: Option) -> Callable[[str], Any]:
 
 QUEUES_ENV = ENV_PREFIX + "QUEUES"
 NO_CONTROL_ENV = ENV_PREFIX + "NO_CONTROL"
+AUTO_CREATE_QUEUES_ENV = ENV_PREFIX + "AUTO_CREATE_QUEUES"
 IN_CONTAINER_ENV = ENV_PREFIX + "IN_CONTAINER"  # read by emulator.dispatch.sender
 _KNOWN_ENV = {
     EMULATOR_HOST_ENV,
     QUEUES_ENV,
     NO_CONTROL_ENV,
+    AUTO_CREATE_QUEUES_ENV,
     IN_CONTAINER_ENV,
     *(o.env for o in OPTIONS),
 }
@@ -419,15 +431,23 @@ def parse_settings(
     args = parser.parse_args(argv)
     settings = _settings(parser, OPTIONS, args, env)
     settings.healthcheck = args.healthcheck
-    no_control = env.get(NO_CONTROL_ENV, "").strip().lower()
-    if no_control not in ("", "0", "false", "no", "1", "true", "yes"):
-        parser.error(f"{NO_CONTROL_ENV}: not true or false: {no_control}")
-    settings.control = not (args.no_control or no_control in ("1", "true", "yes"))
+    settings.control = not (args.no_control or _switch(parser, env, NO_CONTROL_ENV))
+    settings.auto_create_queues = args.auto_create_queues or _switch(
+        parser, env, AUTO_CREATE_QUEUES_ENV
+    )
     if args.queue:
         settings.queues = list(args.queue)
     elif env.get(QUEUES_ENV):
         settings.queues = [env[QUEUES_ENV]]
     return settings
+
+
+def _switch(parser: argparse.ArgumentParser, env: Mapping[str, str], name: str) -> bool:
+    """An on/off variable: true, yes or 1; false, no, 0 or unset."""
+    value = env.get(name, "").strip().lower()
+    if value not in ("", "0", "false", "no", "1", "true", "yes"):
+        parser.error(f"{name}: not true or false: {value}")
+    return value in ("1", "true", "yes")
 
 
 def _settings(
@@ -542,10 +562,21 @@ def gcloud_variables(url: str, project: str = DEFAULT_PROJECT) -> dict[str, str]
 
 def startup_queues(settings: Settings) -> list[StartupQueue]:
     """The queues of --config and --queue (StartupError names the file, line and field)."""
+    return startup_file(settings).queues
+
+
+def startup_file(settings: Settings) -> StartupFile:
+    """What --config and --queue say: the queues (StartupError names the file, line and
+    field), whether queues are created on first use, and from which template."""
     from emulator import startup_queues as queue_files
 
     names = {"project": settings.default_project, "location": settings.default_location}
-    queues = queue_files.load_file(settings.config, **names) if settings.config else []
+    found = (
+        queue_files.read_file(settings.config, **names)
+        if settings.config
+        else queue_files.StartupFile([])
+    )
+    queues = found.queues
     queues += queue_files.parse_flags(settings.queues, source=f"--queue/{QUEUES_ENV}", **names)
     seen: set[str] = set()
     for item in queues:
@@ -553,7 +584,7 @@ def startup_queues(settings: Settings) -> list[StartupQueue]:
         if name in seen:
             raise StartupError(f"queue {name} is configured twice (--config and --queue)")
         seen.add(name)
-    return queues
+    return found
 
 
 async def run(settings: Settings) -> None:
@@ -561,7 +592,9 @@ async def run(settings: Settings) -> None:
 
     from emulator.server import EmulatorServer
 
-    server = EmulatorServer(settings, queues=startup_queues(settings))  # may raise StartupError
+    found = startup_file(settings)  # may raise StartupError
+    settings.auto_create_queues = settings.auto_create_queues or found.auto_create_queues
+    server = EmulatorServer(settings, queues=found.queues, queue_template=found.template)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

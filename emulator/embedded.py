@@ -61,6 +61,7 @@ class Emulator:
         project: str = DEFAULT_PROJECT,
         location: str = limits.DEFAULT_LOCATION,
         queues: Iterable[QueueSpec | StartupQueue] = (),
+        auto_create_queues: bool | Mapping[str, Any] = False,
         **settings: Any,
     ) -> None:
         """`project` and `location` are where `parent` and `queue_name()` put queues, and
@@ -68,13 +69,28 @@ class Emulator:
         parent) unless `default_location`/`default_project` say otherwise.
 
         `queues` are created at start and again by every `reset()`; each is a queue id,
-        a full queue name, or a dict in the shape of `tasks_v2.Queue` (`name` required)."""
+        a full queue name, or a dict in the shape of `tasks_v2.Queue` (`name` required).
+
+        `auto_create_queues` (--auto-create-queues): True creates a queue with every
+        default the first time a task is created in it, instead of NOT_FOUND; a dict in
+        the shape of `tasks_v2.Queue` (no `name`) is the template such queues get."""
         self.project, self.location = project, location
         settings.setdefault("default_project", project)
         settings.setdefault("default_location", location)
+        template = None
+        if isinstance(auto_create_queues, Mapping):
+            template = self._queue({**auto_create_queues, "name": "template"})
         self.server = EmulatorServer(
-            Settings(host=host, port=port, http_port=http_port, clock=clock, **settings),
+            Settings(
+                host=host,
+                port=port,
+                http_port=http_port,
+                clock=clock,
+                auto_create_queues=bool(auto_create_queues) or template is not None,
+                **settings,
+            ),
             queues=[self._queue(spec) for spec in queues],
+            queue_template=template,
         )
         self._host = LoopHost()
         self._channel: grpc.Channel | None = None

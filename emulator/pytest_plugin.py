@@ -44,6 +44,10 @@ _AUTOCONNECT_HELP = (
     "point every CloudTasksClient() and the Firebase Admin SDK at the test emulator for the "
     "whole session (sets CLOUD_TASKS_EMULATOR_HOST before test modules are imported)"
 )
+_AUTO_CREATE_HELP = (
+    "the test emulator creates a queue (every default) the first time a task is created "
+    "in it, instead of NOT_FOUND as in production (the emulator's --auto-create-queues)"
+)
 _SESSION_EMULATOR = pytest.StashKey["Emulator"]()
 _SAVED_HOST = pytest.StashKey[str | None]()
 
@@ -63,6 +67,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=_AUTOCONNECT_HELP,
     )
     parser.addini("cloud_tasks_autoconnect", _AUTOCONNECT_HELP, type="bool", default=False)
+    group.addoption(
+        "--cloud-tasks-auto-create-queues",
+        dest="cloud_tasks_auto_create_queues",
+        action="store_true",
+        default=None,
+        help=_AUTO_CREATE_HELP,
+    )
+    parser.addini("cloud_tasks_auto_create_queues", _AUTO_CREATE_HELP, type="bool", default=False)
 
 
 def _option(config: pytest.Config, name: str) -> str:
@@ -79,6 +91,10 @@ def _new_emulator(config: pytest.Config) -> Emulator:
         http_port=int(_option(config, "http_port")),
         project=_option(config, "project"),
         location=_option(config, "location"),
+        auto_create_queues=bool(
+            config.getoption("cloud_tasks_auto_create_queues")
+            or config.getini("cloud_tasks_auto_create_queues")
+        ),
     )
 
 

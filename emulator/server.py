@@ -32,6 +32,7 @@ from emulator.settings import Settings, bracketed, connect_host
 from emulator.startup_queues import StartupQueue
 from emulator.store import Store, limits
 from emulator.store.datadir import DataDir
+from emulator.store.names import QueueName
 from emulator.store.records import Queue, QueueState
 
 if TYPE_CHECKING:
@@ -51,7 +52,10 @@ class EmulatorServer:
         *,
         clock: Clock | None = None,
         queues: Sequence[Queue | StartupQueue] = (),
+        queue_template: Queue | StartupQueue | None = None,
     ) -> None:
+        """`queue_template`: what --auto-create-queues creates a missing queue as (its
+        name aside); None: every default."""
         self.settings = settings or Settings()
         data_dir = DataDir(self.settings.data_dir) if self.settings.data_dir else None
         if clock is None and self.settings.clock == "virtual":
@@ -71,7 +75,7 @@ class EmulatorServer:
             data_dir=data_dir,
         )
         self._data_dir = data_dir
-        self.tasks = CloudTasksService(self.store)
+        self.tasks = CloudTasksService(self.store, auto_create=self._auto_create(queue_template))
         self.authorizer = Authorizer(
             issuer="", private_key_pem=_read_key(self.settings.oidc_key_file)
         )
@@ -91,6 +95,18 @@ class EmulatorServer:
         self._listener: multiplex.SharedPort | None = None
         self.grpc_port = 0
         self.http_port = 0
+
+    def _auto_create(self, template: Queue | StartupQueue | None) -> Queue | None:
+        if not self.settings.auto_create_queues:
+            return None
+        if isinstance(template, StartupQueue):
+            queue = copy.deepcopy(template.queue)
+            queue.state = template.state
+            return queue
+        if template is not None:
+            return copy.deepcopy(template)
+        project, location = self.settings.default_project, self.settings.default_location
+        return Queue(name=QueueName(project, location, "template"))  # the name is replaced
 
     @property
     def grpc_target(self) -> str:

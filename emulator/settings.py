@@ -95,5 +95,8 @@ class Settings:
     default_project: str = DEFAULT_PROJECT  # for queue ids in --config / --queue
     config: str = ""  # a YAML file of queues (ours or App Engine's queue.yaml)
     queues: list[str] = field(default_factory=list)  # --queue NAME[:key=value,...]
+    # A task for a queue that does not exist creates it (from the start-up file's template,
+    # else with every default) instead of NOT_FOUND; production has no such switch.
+    auto_create_queues: bool = False
     healthcheck: bool = False  # probe a running emulator instead of serving
     control: bool = True  # the /_emulator/ endpoints and the EmulatorControl gRPC service

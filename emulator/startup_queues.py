@@ -14,6 +14,13 @@ Our format:
         http_target:
           uri_override: {scheme: HTTP, host: worker, port: 8080}
           header_overrides: {X-From: emulator}
+    auto_create_queues: {template: standard}   # or true: every default (off unless set)
+    templates:                     # queue settings by name, without a queue of their own
+      - name: standard
+        retry_config: {max_attempts: 3}
+
+`auto_create_queues` (as --auto-create-queues) creates a queue the first time a task is
+created in it, instead of NOT_FOUND.
 
 App Engine's queue.yaml (`queue:` at the top) is mapped field by field the way
 `gcloud app deploy` maps it (docs/configuration.md, "Queues at start-up", lists the mapping). A bad
@@ -45,6 +52,16 @@ _RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 class StartupQueue:
     queue: Queue
     state: QueueState = QueueState.RUNNING
+
+
+@dataclass
+class StartupFile:
+    """What a start-up file says: its queues, whether queues are created on first use,
+    and the template they are created from (None: every default)."""
+
+    queues: list[StartupQueue]
+    auto_create_queues: bool = False
+    template: StartupQueue | None = None
 
 
 # -- YAML with line numbers ---------------------------------------------------------------
@@ -274,22 +291,32 @@ def _retry_from_app_engine(raw: Any, path: str, reader: _Reader) -> RetryConfig:
 
 
 def load_file(path: str, *, project: str, location: str) -> list[StartupQueue]:
+    return read_file(path, project=project, location=location).queues
+
+
+def read_file(path: str, *, project: str, location: str) -> StartupFile:
     try:
         with open(path, encoding="utf-8") as file:
             text = file.read()
     except OSError as error:
         raise StartupError(f"cannot read the queue config: {error}") from None
-    return load_text(text, source=path, project=project, location=location)
+    return read_text(text, source=path, project=project, location=location)
 
 
 def load_text(text: str, *, source: str, project: str, location: str) -> list[StartupQueue]:
+    return read_text(text, source=source, project=project, location=location).queues
+
+
+_TOP_KEYS = {"project", "location", "queues", "queue", "total_storage_limit",
+             "auto_create_queues", "templates"}  # fmt: skip
+
+
+def read_text(text: str, *, source: str, project: str, location: str) -> StartupFile:
     document, lines = _load(text, source)
     reader = _Reader(source, lines)
     if document is None:
-        return []
-    document = reader.mapping(
-        document, "", {"project", "location", "queues", "queue", "total_storage_limit"}
-    )
+        return StartupFile([])
+    document = reader.mapping(document, "", _TOP_KEYS)
     project = str(document.get("project", project))
     location = str(document.get("location", location))
     if "queue" in document:  # App Engine's queue.yaml
@@ -304,7 +331,39 @@ def load_text(text: str, *, source: str, project: str, location: str) -> list[St
         if item.queue.name in seen:
             raise reader.fail(f"{key}[{i}].name", f"queue {item.queue.name.queue} is defined twice")
         seen.add(item.queue.name)
-    return queues
+    auto_create, template = _auto_create(document, reader, project, location)
+    return StartupFile(queues, auto_create, template)
+
+
+def _auto_create(
+    document: dict[str, Any], reader: _Reader, project: str, location: str
+) -> tuple[bool, StartupQueue | None]:
+    """`auto_create_queues: true|false|{template: NAME}` and the `templates:` it names."""
+    entries = document.get("templates", [])
+    if not isinstance(entries, list):
+        raise reader.fail("templates", "expected a list of queue settings with a name each")
+    templates: dict[str, StartupQueue] = {}
+    for i, raw in enumerate(entries):
+        path = f"templates[{i}]"
+        template = _queue_from_ours(raw, path, reader, project, location)
+        if template.queue.name.queue in templates:
+            raise reader.fail(f"{path}.name", f"template {raw['name']} is defined twice")
+        templates[template.queue.name.queue] = template
+    value = document.get("auto_create_queues", False)
+    if isinstance(value, bool):
+        return value, None
+    if not isinstance(value, dict):
+        raise reader.fail(
+            "auto_create_queues", f"expected true, false or {{template: NAME}}, not {value!r}"
+        )
+    fields = reader.mapping(value, "auto_create_queues", {"template"})
+    name = str(fields.get("template", ""))
+    if name not in templates:
+        known = ", ".join(sorted(templates)) or "none: add one under templates:"
+        raise reader.fail(
+            "auto_create_queues.template", f"no template named {name!r} (templates: {known})"
+        )
+    return True, templates[name]
 
 
 _FLAG_KEYS = {

@@ -286,11 +286,13 @@ class Receiver:
 
 @contextmanager
 def emulator_process(
-    data_dir: Path, *args: str
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
-    """`python -m emulator --data-dir DATA_DIR ARGS` on free ports, virtual clock; yields
-    (process, gRPC target, HTTP URL), and kills it at the end if it still runs."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUD_TASKS_EMULATOR")}
+    """`python -m emulator --data-dir DATA_DIR ARGS` on free ports, virtual clock, with no
+    CLOUD_TASKS_EMULATOR_* variable but those of `env`; yields (process, gRPC target, HTTP
+    URL), and kills it at the end if it still runs."""
+    inherited = os.environ.items()
+    env = {k: v for k, v in inherited if not k.startswith("CLOUD_TASKS_EMULATOR")} | (env or {})
     process = subprocess.Popen(
         [
             sys.executable,

@@ -42,7 +42,7 @@ class BatchService:
     def batch_create_tasks(self, request: Any) -> Any:
         parent = QueueName.parse(request.parent)
         _check_count(len(request.requests), limits.MAX_BATCH_CREATE, "requests")
-        self.store.get_queue(parent)
+        self.tasks.queue_for_tasks(parent)
 
         def create(index: int) -> Any:
             item = pb.CreateTaskRequest()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
+import logging
 import re
 from typing import Any
 
@@ -19,6 +21,8 @@ from emulator.api import convert, filters, paging, pb
 from emulator.store import Store, headers, limits, validation
 from emulator.store.names import LocationName, QueueName, TaskName, cmek_name, parse_cmek_name
 from emulator.store.records import Queue, QueueState, View
+
+log = logging.getLogger("emulator")
 
 _OUTPUT_ONLY_QUEUE_PATHS = {"name", "state", "purge_time", "rate_limits.max_burst_size"}
 
@@ -34,8 +38,12 @@ def _view(value: int) -> View:
 
 
 class CloudTasksService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, auto_create: Queue | None = None) -> None:
+        """`auto_create`: with --auto-create-queues, the queue a task's missing queue is
+        created as (its name is replaced; its state is the new queue's state); None: a
+        task in a missing queue is NOT_FOUND, as in production."""
         self.store = store
+        self.auto_create = auto_create
 
     # -- queues ----------------------------------------------------------------------
 
@@ -103,6 +111,32 @@ class CloudTasksService:
         if self.store.find_queue(name) is None:
             self.store.create_queue(Queue(name=name))
 
+    def queue_for_tasks(self, name: QueueName) -> Queue:
+        """The queue new tasks go to: NOT_FOUND if it does not exist, unless
+        --auto-create-queues is on; then it is created from the template (a name deleted
+        too recently is refused as CreateQueue refuses it: FAILED_PRECONDITION)."""
+        queue = self.store.find_queue(name)
+        if queue is not None or self.auto_create is None:
+            return queue or self.store.get_queue(name)
+        queue = copy.deepcopy(self.auto_create)
+        queue.name, state, queue.state = name, queue.state, QueueState.RUNNING
+        try:
+            self.store.create_queue(queue)
+        except errors.FailedPrecondition:
+            raise errors.FailedPrecondition(
+                f"Queue {name.queue} does not exist and cannot be created on first use "
+                "(--auto-create-queues): a queue with this name existed too recently "
+                "(--queue-tombstone-ttl)."
+            ) from None
+        if state != QueueState.RUNNING:
+            self.store.set_queue_state(name, state)
+        log.info(
+            "created queue %s on first use (--auto-create-queues)",
+            name,
+            extra={"fields": {"queue": str(name)}},
+        )
+        return self.store.get_queue(name)
+
     def delete_queue(self, request: Any) -> Any:
         self.store.delete_queue(QueueName.parse(request.name))
         return pb.Empty()
@@ -157,7 +191,7 @@ class CloudTasksService:
         name = TaskName.parse(message.name) if message.name else None
         if name is not None and name.queue_name != parent:
             raise errors.task_in_other_queue(str(parent), str(name.queue_name))
-        queue = self.store.get_queue(parent)
+        queue = self.queue_for_tasks(parent)
         if message.WhichOneof("message_type") is None:
             raise errors.InvalidArgument(
                 "Task.message_type is required: set exactly one of http_request or "
