@@ -355,7 +355,11 @@ ENV_INIT_OPTIONS = [
     for flag, text in (
         ("--host", "the emulator's listen address; clients connect to 127.0.0.1 for 0.0.0.0"),
         ("--http-port", "the emulator's HTTP port, the one clients connect to"),
-        ("--default-project", "the project gcloud uses (CLOUDSDK_CORE_PROJECT), with --gcloud"),
+        (
+            "--default-project",
+            "the project gcloud (CLOUDSDK_CORE_PROJECT, with --gcloud) and Terraform "
+            "(GOOGLE_PROJECT, with --terraform) use",
+        ),
     )
     if option.flag == flag
 ]
@@ -367,8 +371,9 @@ def build_env_init_parser(prog: str = "cloud-tasks-emulator env-init") -> argpar
         formatter_class=_HelpFormatter,
         description=(
             "Print the export lines that point clients at an emulator started with the same "
-            f"settings: {EMULATOR_HOST_ENV}, and with --gcloud what gcloud needs from a fresh "
-            'configuration. Use: eval "$(cloud-tasks-emulator env-init --gcloud)"'
+            f"settings: {EMULATOR_HOST_ENV}, with --gcloud what gcloud needs from a fresh "
+            "configuration, and with --terraform what Terraform's google provider needs. "
+            'Use: eval "$(cloud-tasks-emulator env-init --gcloud)"'
         ),
         epilog=(
             f"{EMULATOR_HOST_ENV}=host:port, when set, is printed as it is. Every flag can "
@@ -382,6 +387,15 @@ def build_env_init_parser(prog: str = "cloud-tasks-emulator env-init") -> argpar
             "also the variables gcloud needs, even with an empty configuration: the endpoints "
             "of cloudtasks and appengine, no credentials, the project, and no usage "
             "reporting, update check or survey prompt"
+        ),
+    )
+    parser.add_argument(
+        "--terraform",
+        action="store_true",
+        help=(
+            "also the variables Terraform's google provider needs for google_cloud_tasks_queue: "
+            "its Cloud Tasks endpoint (GOOGLE_CLOUD_TASKS_CUSTOM_ENDPOINT), a placeholder "
+            "access token so that it looks up no credentials, and the project"
         ),
     )
     _add_options(parser, ENV_INIT_OPTIONS)
@@ -527,7 +541,8 @@ def ready_line(server: EmulatorServer) -> str:
 
 
 def env_init(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> str:
-    """`env-init`: the export lines that point clients (and with --gcloud, gcloud) here."""
+    """`env-init`: the export lines that point clients (and with --gcloud, gcloud; with
+    --terraform, Terraform's google provider) here."""
     env = os.environ if environ is None else environ
     parser = build_env_init_parser()
     args = parser.parse_args(argv)
@@ -539,6 +554,8 @@ def env_init(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> s
     variables = {EMULATOR_HOST_ENV: host}
     if args.gcloud:
         variables |= gcloud_variables(f"http://{host}/", settings.default_project)
+    if args.terraform:
+        variables |= terraform_variables(f"http://{host}/v2/", settings.default_project)
     return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in variables.items())
 
 
@@ -557,6 +574,24 @@ def gcloud_variables(url: str, project: str = DEFAULT_PROJECT) -> dict[str, str]
         "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
         "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
         "CLOUDSDK_SURVEY_DISABLE_PROMPTS": "true",
+    }
+
+
+# What Terraform's google provider is given instead of credentials: with an access token
+# set it looks up no others (docs/connect.md, Terraform). Any text does; the emulator
+# checks no token.
+TERRAFORM_PLACEHOLDER_TOKEN = "cloud-tasks-emulator-placeholder-token"
+
+
+def terraform_variables(url: str, project: str = DEFAULT_PROJECT) -> dict[str, str]:
+    """What Terraform's google provider needs to manage google_cloud_tasks_queue here
+    (docs/connect.md, Terraform): the Cloud Tasks base URL it puts queue paths after
+    (`url`, ending in the API version and a slash), an access token so that it loads no
+    credentials, and the provider's project."""
+    return {
+        "GOOGLE_CLOUD_TASKS_CUSTOM_ENDPOINT": url,
+        "GOOGLE_OAUTH_ACCESS_TOKEN": TERRAFORM_PLACEHOLDER_TOKEN,
+        "GOOGLE_PROJECT": project,
     }
 
 
