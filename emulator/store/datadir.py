@@ -6,13 +6,27 @@ container) loses nothing that was acknowledged. (A power cut may lose the last c
 an emulator does not pay for fsync on every call.) The records are JSON
 (`emulator.store.codec`), so the file is readable with the `sqlite3` shell.
 
-The file carries its format number. A file of another format, or one that is not a
-database, stops the start-up with a clear error: the emulator never resets it silently.
+The file carries its format number. It is checked through a read-only connection before
+anything is written: a file of another format, another application's database, or one that
+is not a database stops the start-up with a clear error and is left byte for byte as it was
+(not switched to WAL, nothing created beside it). The emulator never resets it silently.
+
+A change that takes several writes (settling an attempt: the task's result, then its next
+schedule, or its deletion and the tombstone that keeps its name reserved) is one
+transaction (`DataDir.transaction`): a process killed at any point keeps all of it or none.
+
+Fault injection, for the crash tests only: when CLOUD_TASKS_EMULATOR_CRASH_AT (read once,
+when the data directory opens) names a step, `TRANSACTION/WRITE` (e.g. `settle/delete_tasks`,
+after that write and before the commit) or `TRANSACTION/commit` (just after the commit),
+the process kills itself with SIGKILL when it reaches that step.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +40,7 @@ from emulator.version import __version__
 
 FORMAT = 1
 FILE = "state.sqlite3"
+CRASH_AT = "CLOUD_TASKS_EMULATOR_CRASH_AT"  # the crash tests' hook (see above)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -56,14 +71,24 @@ class Snapshot:
 class DataDir:
     def __init__(self, path: str) -> None:
         self.path = Path(path)
+        self._depth = 0  # open transactions (nested ones join the outermost)
+        self._transaction_name = ""
+        self._transaction = _Transaction(self)
+        self._crash_at = os.environ.get(CRASH_AT, "")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path / FILE, check_same_thread=False)
+            file = self.path / FILE
+            new = not file.exists() or file.stat().st_size == 0 or self._check_format(file)
+            self._db = sqlite3.connect(file, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._check_format()
-            self._db.executescript(_SCHEMA)
-            self._db.commit()
+            # The schema and the format number, in one transaction.
+            stamp = (
+                f"INSERT INTO meta VALUES ('format', '{FORMAT}'), ('written_by', '{__version__}');"
+                if new
+                else ""
+            )
+            self._db.executescript(f"BEGIN; {_SCHEMA} {stamp} COMMIT;")
         except sqlite3.DatabaseError as error:
             raise StartupError(
                 f"cannot read the data directory {self.path}: {error}; it may be corrupted. "
@@ -72,23 +97,35 @@ class DataDir:
         except OSError as error:
             raise StartupError(f"cannot use the data directory {self.path}: {error}") from None
 
-    def _check_format(self) -> None:
-        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+    def _check_format(self, file: Path) -> bool:
+        """Whether the existing `file` is an empty database (True) or one of this format
+        (False); anything else is a StartupError. Read through a read-only connection,
+        so that a file it refuses is left exactly as it was."""
+        # Reading a database in WAL mode creates its -wal and -shm files when they are
+        # missing: those this check made are removed again when it refuses the file.
+        made = [p for p in (Path(f"{file}-wal"), Path(f"{file}-shm")) if not p.exists()]
+        try:
+            tables, meta = _read_format(file)
+        except BaseException:
+            _remove(made)
+            raise
         if not tables:
-            self._db.executescript(_SCHEMA)
-            self._db.executemany(
-                "INSERT INTO meta VALUES (?, ?)",
-                [("format", str(FORMAT)), ("written_by", __version__)],
-            )
-            return
-        found = dict(self._db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
-        if found.get("format") != str(FORMAT):
+            return True
+        if meta.get("format") == str(FORMAT):
+            return False
+        _remove(made)
+        if "meta" not in tables:
             raise StartupError(
-                f"the data directory {self.path} holds format {found.get('format', 'unknown')} "
-                f"(written by cloud-tasks-emulator {found.get('written_by', 'unknown')}); this "
-                f"emulator ({__version__}) reads format {FORMAT}. Use another --data-dir, or "
-                "delete this one to start empty."
+                f"the data directory {self.path} holds a database of another application "
+                f"({FILE} has the tables {', '.join(sorted(tables))}); it was left unchanged. "
+                "Use another --data-dir, or delete this one to start empty."
             )
+        raise StartupError(
+            f"the data directory {self.path} holds format {meta.get('format', 'unknown')} "
+            f"(written by cloud-tasks-emulator {meta.get('written_by', 'unknown')}); this "
+            f"emulator ({__version__}) reads format {FORMAT}. Use another --data-dir, or "
+            "delete this one to start empty."
+        )
 
     # -- reading ---------------------------------------------------------------------
 
@@ -129,43 +166,68 @@ class DataDir:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'clock_offset'").fetchone()
         return timedelta(microseconds=int(row[0])) if row else timedelta(0)
 
-    # -- writing (each call commits: the change is durable when it returns) ------------
+    # -- writing (each call commits, unless a transaction is open: the change is durable
+    # when the call, or the transaction, returns) -------------------------------------
 
-    def _write(self, sql: str, *rows: tuple[Any, ...]) -> None:
+    def transaction(self, name: str = "") -> AbstractContextManager[object]:
+        """The writes made inside `with data_dir.transaction():` commit together when it
+        ends, or not at all if it raises (`name`: the crash tests' step prefix)."""
+        if not self._depth:
+            self._transaction_name = name
+        return self._transaction
+
+    def _write(self, step: str, sql: str, *rows: tuple[Any, ...]) -> None:
         self._db.executemany(sql, rows)
+        if self._crash_at:
+            self._step(step)
+        if not self._depth:
+            self._commit()
+
+    def _commit(self) -> None:
         self._db.commit()
+        if self._crash_at:
+            self._step("commit")
+
+    def _step(self, step: str) -> None:
+        if self._crash_at == f"{self._transaction_name}/{step}":
+            os.kill(os.getpid(), signal.SIGKILL)  # the crash tests' hook (see above)
 
     def put_queue(self, queue: Queue, policy: bytes) -> None:
         self._write(
+            "put_queue",
             "INSERT OR REPLACE INTO queues VALUES (?, ?, ?)",
             (str(queue.name), codec.dumps(queue), policy),
         )
 
     def delete_queue(self, name: QueueName) -> None:
         self._db.execute("DELETE FROM tasks WHERE queue = ?", (str(name),))
-        self._write("DELETE FROM queues WHERE name = ?", (str(name),))
+        self._write("delete_queue", "DELETE FROM queues WHERE name = ?", (str(name),))
 
     def put_task(self, task: Task) -> None:
         self._write(
+            "put_task",
             "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?)",
             (str(task.name), str(task.name.queue_name), codec.dumps(task)),
         )
 
     def delete_tasks(self, names: list[TaskName]) -> None:
-        self._write("DELETE FROM tasks WHERE name = ?", *((str(n),) for n in names))
+        self._write("delete_tasks", "DELETE FROM tasks WHERE name = ?", *((str(n),) for n in names))
 
     def put_tombstones(self, kind: str, entries: list[tuple[str, datetime]], now: datetime) -> None:
         self._db.execute("DELETE FROM tombstones WHERE until <= ?", (now.isoformat(),))
         self._write(
+            "put_tombstones",
             "INSERT OR REPLACE INTO tombstones VALUES (?, ?, ?)",
             *((kind, name, until.isoformat()) for name, until in entries),
         )
 
     def put_cmek(self, location: LocationName, key: str) -> None:
         if key:
-            self._write("INSERT OR REPLACE INTO cmek VALUES (?, ?)", (str(location), key))
+            self._write(
+                "put_cmek", "INSERT OR REPLACE INTO cmek VALUES (?, ?)", (str(location), key)
+            )
         else:
-            self._write("DELETE FROM cmek WHERE location = ?", (str(location),))
+            self._write("put_cmek", "DELETE FROM cmek WHERE location = ?", (str(location),))
 
     def put_operation(self, name: str, data: bytes, request_id: str, keep: int) -> None:
         self._db.execute(
@@ -173,24 +235,74 @@ class DataDir:
             (name, data, request_id),
         )
         self._write(
-            "DELETE FROM operations WHERE seq <= (SELECT MAX(seq) FROM operations) - ?", (keep,)
+            "put_operation",
+            "DELETE FROM operations WHERE seq <= (SELECT MAX(seq) FROM operations) - ?",
+            (keep,),
         )
 
     def put_clock_offset(self, offset: timedelta) -> None:
         micros = str(offset // timedelta(microseconds=1))
-        self._write("INSERT OR REPLACE INTO meta VALUES ('clock_offset', ?)", (micros,))
+        self._write(
+            "put_clock_offset", "INSERT OR REPLACE INTO meta VALUES ('clock_offset', ?)", (micros,)
+        )
 
     def reset(self) -> None:
         for table in ("queues", "tasks", "tombstones", "cmek", "operations"):
             self._db.execute(f"DELETE FROM {table}")
-        self._write("DELETE FROM meta WHERE key = 'clock_offset'")
+        self._write("reset", "DELETE FROM meta WHERE key = 'clock_offset'")
 
     def close(self) -> None:
         self._db.close()
 
 
+def _read_format(file: Path) -> tuple[set[str], dict[str, str]]:
+    """The database's table names and its `meta` table (read-only: nothing is written)."""
+    db = sqlite3.connect(file.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        if "meta" not in tables:
+            return tables, {}
+        return tables, {str(k): str(v) for k, v in db.execute("SELECT key, value FROM meta")}
+    finally:
+        db.close()
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+class _Transaction:
+    """`DataDir.transaction()`'s context (one per data directory, reused)."""
+
+    __slots__ = ("_dir",)
+
+    def __init__(self, data_dir: DataDir) -> None:
+        self._dir = data_dir
+
+    def __enter__(self) -> object:
+        self._dir._depth += 1
+        return self
+
+    def __exit__(self, error_type: object, *_: object) -> None:
+        data_dir = self._dir
+        data_dir._depth -= 1
+        if data_dir._depth:
+            return
+        if error_type is None:
+            data_dir._commit()
+        else:
+            data_dir._db.rollback()
+
+
+_NO_TRANSACTION = nullcontext(None)  # reusable: InMemory's transactions cost nothing
+
+
 class InMemory:
     """No data directory: every write is a no-op (the default, and the fast path)."""
+
+    def transaction(self, name: str = "") -> AbstractContextManager[object]:
+        return _NO_TRANSACTION
 
     def put_queue(self, queue: Queue, policy: bytes) -> None: ...
     def delete_queue(self, name: QueueName) -> None: ...
