@@ -398,6 +398,16 @@ def build_env_init_parser(prog: str = "cloud-tasks-emulator env-init") -> argpar
             "access token so that it looks up no credentials, and the project"
         ),
     )
+    parser.add_argument(
+        "--credentials",
+        metavar="PATH",
+        help=(
+            "also write a throw-away service-account key file to PATH (mode 0600) and print "
+            "GOOGLE_APPLICATION_CREDENTIALS=PATH: for code that calls google.auth.default() "
+            "itself. Its only URL is the emulator's /token, which answers with a local "
+            "token; its project is --default-project"
+        ),
+    )
     _add_options(parser, ENV_INIT_OPTIONS)
     return parser
 
@@ -552,11 +562,48 @@ def env_init(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> s
     host = autoconnect.emulator_host(env) if ":" in env.get(EMULATOR_HOST_ENV, "") else ""
     host = host or emulator_host(settings)
     variables = {EMULATOR_HOST_ENV: host}
+    if args.credentials:
+        path = write_credentials(args.credentials, host, settings.default_project)
+        variables["GOOGLE_APPLICATION_CREDENTIALS"] = path
     if args.gcloud:
         variables |= gcloud_variables(f"http://{host}/", settings.default_project)
     if args.terraform:
         variables |= terraform_variables(f"http://{host}/v2/", settings.default_project)
     return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in variables.items())
+
+
+def write_credentials(path: str, host: str, project: str) -> str:
+    """Write a throw-away service-account key file for the emulator at `host` (its token
+    endpoint is the file's only URL) to `path`, readable by its owner only; returns the
+    absolute path. A file there that is not such a key file is left alone (StartupError):
+    it might be a real key."""
+    import json
+
+    from emulator.dispatch.authorization import KEY_FILE_ACCOUNT, TOKEN_PATH, service_account_key
+
+    target = os.path.abspath(os.path.expanduser(path))
+    if os.path.lexists(target):
+        try:
+            with open(target, encoding="utf-8") as file:
+                earlier = json.load(file)
+        except (OSError, ValueError):
+            earlier = None
+        email = earlier.get("client_email", "") if isinstance(earlier, dict) else ""
+        if not str(email).startswith(KEY_FILE_ACCOUNT + "@"):
+            raise StartupError(
+                f"{target} exists and is not a key file env-init wrote: choose another path "
+                "(it is overwritten only if it is one)"
+            )
+    info = service_account_key(project, f"http://{host}{TOKEN_PATH}")
+    try:
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # an earlier file may have had another mode
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump(info, file, indent=2)
+            file.write("\n")
+    except OSError as error:
+        raise StartupError(f"cannot write the credentials file: {error}") from None
+    return target
 
 
 def gcloud_variables(url: str, project: str = DEFAULT_PROJECT) -> dict[str, str]:

@@ -32,7 +32,13 @@ from emulator.api.service import CloudTasksService
 from emulator.api.status import to_json_envelope
 from emulator.clock import Clock, rfc3339
 from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control, attempt_json
-from emulator.dispatch.authorization import JWKS_PATH, OPENID_CONFIGURATION_PATH, Authorizer
+from emulator.dispatch.authorization import (
+    JWKS_PATH,
+    OPENID_CONFIGURATION_PATH,
+    TOKEN_PATH,
+    Authorizer,
+    TokenRequestError,
+)
 from emulator.dispatch.dispatcher import Dispatcher
 from emulator.settings import Settings
 from emulator.store import Store, limits
@@ -69,7 +75,7 @@ _HINTS = (
 _SERVED = (
     "The emulator serves /v2/ and /v2beta3/ (REST), the Firebase task-queue route "
     "/projects/.../tasks, /_emulator/ (test control), the dashboard at / and /ui/, "
-    "/metrics, /healthz and /.well-known/ (OIDC)."
+    "/metrics, /healthz, /.well-known/ (OIDC) and /token (env-init --credentials)."
 )
 
 
@@ -183,6 +189,25 @@ async def _openid_configuration(request: web.Request) -> web.Response:
 
 async def _jwks(request: web.Request) -> web.Response:
     return web.json_response(request.app[AUTHORIZER].jwks())
+
+
+async def _token(request: web.Request) -> web.Response:
+    """The token endpoint of `env-init --credentials` key files: google-auth's JWT-bearer
+    grant, answered with a local token; a bad request gets an OAuth JSON error (400)."""
+    try:
+        if request.content_type != "application/x-www-form-urlencoded":
+            raise TokenRequestError(
+                "invalid_request", "the body must be a form (application/x-www-form-urlencoded)"
+            )
+        try:
+            form = await request.post()
+        except (ValueError, web.HTTPException) as error:  # not UTF-8, or too large
+            raise TokenRequestError("invalid_request", f"not a form: {error}") from None
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+        return web.json_response(request.app[AUTHORIZER].token_grant(fields))
+    except TokenRequestError as error:
+        body = {"error": error.code, "error_description": error.description}
+        return web.json_response(body, status=HTTPStatus.BAD_REQUEST)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -315,6 +340,7 @@ def make_app(
     app.router.add_get("/healthz", _healthz)
     app.router.add_get(OPENID_CONFIGURATION_PATH, _openid_configuration)
     app.router.add_get(JWKS_PATH, _jwks)
+    app.router.add_post(TOKEN_PATH, _token)
     if not with_control:
         app.router.add_route("*", "/_emulator/{rest:.*}", _control_off)
         return app

@@ -107,7 +107,15 @@ def _flags(text: str) -> set[str]:
 def test_env_init_help_is_its_own() -> None:
     own, server = _help("env-init"), _help()
     assert own.startswith("usage: cloud-tasks-emulator env-init ")
-    assert _flags(own) == {"--help", "--gcloud", "--host", "--http-port", "--default-project"}
+    assert _flags(own) == {
+        "--help",
+        "--gcloud",
+        "--credentials",
+        "--terraform",
+        "--host",
+        "--http-port",
+        "--default-project",
+    }
     # The variables it reads are the emulator's own: one shell's settings, one address.
     for variable in ("LISTEN_HOST", "HTTP_PORT", "DEFAULT_PROJECT"):
         assert f"CLOUD_TASKS_EMULATOR_{variable})" in own

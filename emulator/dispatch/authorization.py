@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,47 @@ if TYPE_CHECKING:
 # or JWKS request (or at start for --oidc-key-file, to check it): not on every start.
 
 TOKEN_LIFETIME = 3600
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+TOKEN_PATH = "/token"
+KEY_FILE_ACCOUNT = "cloud-tasks-emulator"  # the account of service_account_key() files
+
+
+class TokenRequestError(ValueError):
+    """A token request the emulator refuses: an OAuth 2.0 error code (RFC 6749, 5.2)."""
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(description)
+        self.code, self.description = code, description
+
+
+def service_account_key(project: str, token_uri: str) -> dict[str, Any]:
+    """A throw-away service-account key file's content, in the form google-auth loads
+    (`google.auth.default()` with GOOGLE_APPLICATION_CREDENTIALS): a fresh RSA key, an
+    account of `project`, and `token_uri` (the emulator's token endpoint) as the only
+    URL, so nothing it makes reaches Google."""
+    import secrets
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    email = f"{KEY_FILE_ACCOUNT}@{project}.iam.gserviceaccount.com"
+    return {
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": secrets.token_hex(20),
+        "private_key": pem.decode(),
+        "client_email": email,
+        "client_id": account_id(email),
+        "token_uri": token_uri,
+    }
+
+
 OAUTH_PREFIX = "ya29.cloud-tasks-emulator."
 JWKS_PATH = "/.well-known/jwks.json"
 OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration"
@@ -97,6 +139,37 @@ class Authorizer:
             separators=(",", ":"),
         )
         return OAUTH_PREFIX + base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+    def token_grant(self, form: Mapping[str, str]) -> dict[str, Any]:
+        """The answer to an OAuth 2.0 JWT-bearer grant (RFC 7523), as google-auth sends it
+        for a service-account key file whose `token_uri` is the emulator: an access token
+        for the assertion's `iss` and `scope`, or an ID token for its `target_audience`.
+        The assertion's signature is not checked: the key file is a local throw-away.
+        TokenRequestError (an OAuth error code and description) for anything else."""
+        if form.get("grant_type") != JWT_BEARER_GRANT:
+            raise TokenRequestError(
+                "unsupported_grant_type", f"grant_type must be {JWT_BEARER_GRANT}"
+            )
+        import jwt
+
+        try:
+            claims = jwt.decode(form.get("assertion", ""), options={"verify_signature": False})
+        except jwt.InvalidTokenError as error:
+            raise TokenRequestError("invalid_request", f"assertion is not a JWT: {error}") from None
+        email = claims.get("iss")
+        if not isinstance(email, str) or not email:
+            raise TokenRequestError("invalid_grant", "the assertion has no iss (the account)")
+        audience = claims.get("target_audience")
+        if isinstance(audience, str) and audience:
+            return {"id_token": self.oidc(email, audience)}
+        scope = claims.get("scope")
+        if not isinstance(scope, str) or not scope:
+            raise TokenRequestError("invalid_scope", "the assertion has no scope")
+        return {
+            "access_token": self.oauth(email, scope),
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFETIME,
+        }
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self._public_jwk]}
