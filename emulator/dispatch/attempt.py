@@ -18,7 +18,7 @@ from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.request import OutgoingRequest
 from emulator.dispatch.sender import Outcome, Sender
 from emulator.errors import Code
-from emulator.store import Store, bookkeeping, limits
+from emulator.store import Store, limits
 from emulator.store.records import (
     Attempt,
     AttemptResult,
@@ -63,28 +63,32 @@ class Delivery:
         return Sent(record, outcome, real_seconds() - started)
 
     def settle(self, task: Task, summary: AttemptSummary, sent: Sent, *, forced: bool) -> None:
-        """Retry or delete the task, record the attempt's outcome, and log one line."""
+        """Retry or delete the task and record the attempt's outcome (one store
+        operation), and log one line."""
         outcome = sent.outcome
         at = outcome.at or self.clock.now()
-        forced_at = summary.dispatch_time if forced else None
         try:
-            result = self._settle(task, summary, outcome, at, forced_at)
+            result = self._decide(task, outcome, at, summary.dispatch_time if forced else None)
         except Exception:  # an emulator bug must not strand the task: retry it later
             log.exception("settling an attempt of %s failed", task.name)
             when = backoff.next_attempt_at(at, limits.DEFAULT_MAX_BACKOFF)
-            self.store.reschedule(task, when)
             result = AttemptResult("retried", when, "after an internal error of the emulator")
-        name = task.name.queue_name
-        self.store.settle_attempt(
+        server_error = outcome.status is not None and outcome.status >= 500
+        result = self.store.settle(
+            task,
+            summary,
             sent.record,
-            name,
-            status=outcome.status,
+            result,
+            status=AttemptStatus(int(outcome.code), _status_message(outcome)),
+            http_status=outcome.status,
+            # HTTP targets do not count 5xx answers as executions; App Engine does.
+            counts_as_execution=not (isinstance(task.request, HttpRequest) and server_error),
             error=outcome.error,
             at=at,
             latency=sent.seconds,
-            result=result,
             response_body=outcome.body,
         )
+        name = task.name.queue_name
         if not log.isEnabledFor(logging.INFO):
             return  # (at --log-level warning, a delivery costs no formatting at all)
         next_at = result.next_attempt.isoformat() if result.next_attempt else None
@@ -176,30 +180,14 @@ class Delivery:
         finally:
             timer.cancel()
 
-    def _settle(
-        self,
-        task: Task,
-        summary: AttemptSummary,
-        outcome: Outcome,
-        now: datetime,
-        forced_at: datetime | None,
+    def _decide(
+        self, task: Task, outcome: Outcome, now: datetime, forced_at: datetime | None
     ) -> AttemptResult:
-        """Apply an attempt's outcome to the task; what became of it."""
+        """What an attempt's outcome does to its task (the store applies it)."""
         if not self.store.is_live(task):
             return AttemptResult("discarded", backoff="the task no longer exists")
-        server_error = outcome.status is not None and outcome.status >= 500
-        bookkeeping.record_result(
-            task,
-            summary,
-            status=AttemptStatus(int(outcome.code), _status_message(outcome)),
-            http_status=outcome.status,
-            # HTTP targets do not count 5xx answers as executions; App Engine does.
-            counts_as_execution=not (isinstance(task.request, HttpRequest) and server_error),
-            now=now,
-        )
         if outcome.succeeded:
-            self.store.finish_task(task, succeeded=True)
-            return AttemptResult("succeeded")
+            return _SUCCEEDED
         queue = self.store.find_queue(task.name.queue_name)
         config = task.retry_config or (queue.retry_config if queue else None)
         assert config is not None
@@ -212,14 +200,16 @@ class Delivery:
             created=task.create_time,
             now=now,
         ):
-            self.store.finish_task(task, succeeded=False)
             return AttemptResult("dropped", backoff=backoff.exhausted_reason(config))
         retry_after = backoff.parse_retry_after(outcome.retry_after, now)
         delay = backoff.choose_delay(task.dispatch_count, config, retry_after)
         # A RunTask failure counts from the RunTask time.
-        when = backoff.next_attempt_at(forced_at or now, delay.delay)
-        self.store.reschedule(task, when)
-        return AttemptResult("retried", when, delay.why)
+        return AttemptResult(
+            "retried", backoff.next_attempt_at(forced_at or now, delay.delay), delay.why
+        )
+
+
+_SUCCEEDED = AttemptResult("succeeded")
 
 
 def _status_message(outcome: Outcome) -> str:

@@ -1,7 +1,7 @@
-"""A task's attempt counters, as the dispatcher records each attempt.
+"""A task's attempt counters, as each attempt is recorded.
 
-These write only the task record they are given (its counters and attempt summaries);
-what happens to the task afterwards (rescheduled, finished) goes through the `Store`.
+Called by the `Store` alone (`record_dispatch`, `settle`), which writes the task record
+and what happens to it afterwards (rescheduled, finished) in one operation.
 """
 
 from __future__ import annotations

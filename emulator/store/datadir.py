@@ -289,10 +289,13 @@ class _Transaction:
         data_dir._depth -= 1
         if data_dir._depth:
             return
-        if error_type is None:
-            data_dir._commit()
-        else:
-            data_dir._db.rollback()
+        try:
+            if error_type is None:
+                data_dir._commit()
+            else:
+                data_dir._db.rollback()
+        finally:
+            data_dir._transaction_name = ""
 
 
 _NO_TRANSACTION = nullcontext(None)  # reusable: InMemory's transactions cost nothing

@@ -22,6 +22,7 @@ from emulator.store.names import LocationName, QueueName, TaskName
 from emulator.store.records import (
     Attempt,
     AttemptResult,
+    AttemptStatus,
     AttemptSummary,
     Queue,
     QueueState,
@@ -43,6 +44,7 @@ class Change:
 
 Listener = Callable[[Change], None]
 _IDS = random.Random()  # seeded from the system's randomness
+_DISCARDED = AttemptResult("discarded", backoff="the task no longer exists")
 
 
 @dataclass
@@ -315,77 +317,103 @@ class Store:
             raise errors.FailedPrecondition("RunTask is not available: nothing dispatches tasks.")
         return task
 
-    # -- dispatch bookkeeping (the per-attempt counters are in store.bookkeeping) -------
+    # -- delivery: an attempt starts, an attempt settles ----------------------------------
     # The dispatcher holds task records across awaits; these methods take the record and
-    # act only while it is still the live task of its name (not deleted, purged, or
-    # replaced), so a finished attempt never resurrects a task.
+    # change it only while it is still the live task of its name (not deleted, purged, or
+    # replaced), so a finished attempt never resurrects a task. The dispatcher reads task
+    # records; only these methods write them.
 
     def is_live(self, task: Task) -> bool:
         slot = self._queues.get(task.name.queue_name)
         return slot is not None and slot.tasks.get(task.name.task) is task
 
     def record_dispatch(self, task: Task, now: datetime) -> AttemptSummary:
-        """Count an attempt that starts now (the task's counters, kept on disk too: an
-        attempt in flight at a crash is retried after the restart)."""
+        """Count an attempt that starts now (the task's counters, kept on disk too, in one
+        transaction: an attempt in flight at a crash is retried after the restart)."""
         summary = bookkeeping.record_dispatch(task, now)
         slot = self._queues.get(task.name.queue_name)
         if slot is not None:
             slot.stats.dispatched += 1
             slot.stats.lateness.observe(max((now - task.schedule_time).total_seconds(), 0.0))
             if slot.tasks.get(task.name.task) is task:
-                self._disk.put_task(task)
+                with self._disk.transaction("dispatch"):
+                    self._disk.put_task(task)
         return summary
-
-    def reschedule(self, task: Task, when: datetime) -> None:
-        """Schedule a live task's next attempt (a failed attempt is retried)."""
-        if self.is_live(task):
-            task.schedule_time = when
-            self._disk.put_task(task)
-            self._slot(task.name.queue_name).stats.retried += 1
-            self._changed(task.name.queue_name, task)
-
-    def finish_task(self, task: Task, *, succeeded: bool) -> bool:
-        """Delete a task that succeeded or ran out of retries; False if already gone."""
-        if not self.is_live(task):
-            return False
-        stats = self._slot(task.name.queue_name).stats
-        if succeeded:
-            stats.succeeded += 1
-        else:
-            stats.dropped += 1
-        self.delete_task(task.name)
-        return True
-
-    # -- the attempt history -------------------------------------------------------------
 
     def record_attempt(self, attempt: Attempt) -> None:
         """An attempt that starts: kept (the newest `attempt_history`) for inspection."""
         self.attempts.record(attempt)
 
-    def settle_attempt(
+    def settle(
         self,
+        task: Task,
+        summary: AttemptSummary,
         attempt: Attempt,
-        queue: QueueName,
+        result: AttemptResult,
         *,
-        status: int | None,
+        status: AttemptStatus,
+        http_status: int | None,
+        counts_as_execution: bool,
         error: str | None,
         at: datetime,
         latency: float,
-        result: AttemptResult,
         response_body: bytes = b"",
-    ) -> None:
-        """Complete an attempt with its outcome and what became of its task."""
+    ) -> AttemptResult:
+        """Settle an attempt in one step: record its outcome on the task (`summary`, the
+        attempt's `last_attempt`, gets `status`), then reschedule the task at
+        `result.next_attempt`, or delete it and reserve its name (succeeded, dropped);
+        count it in the queue's stats and complete `attempt` in the history. With a data
+        directory the task's changes are one transaction: a crash keeps all or none.
+        Returns what became of the task: `result`, or "discarded" if it no longer exists.
+        """
+        name = task.name.queue_name
+        slot = self._queues.get(name)
+        live = slot is not None and slot.tasks.get(task.name.task) is task
+        if not live:
+            result = _DISCARDED
         self.attempts.settle(
-            attempt, status=status, error=error, at=at, response_body=response_body
+            attempt, status=http_status, error=error, at=at, response_body=response_body
         )
         attempt.latency = latency
         attempt.result, attempt.next_attempt = result.result, result.next_attempt
         attempt.backoff = result.backoff
-        slot = self._queues.get(queue)
-        if slot is not None:
-            succeeded = status is not None and 200 <= status < 300
-            slot.stats.attempt_settled(at, succeeded=succeeded, latency=latency)
-        self._touched()
+        if slot is None:
+            self._touched()
+            return result
+        stats = slot.stats
+        stats.attempt_settled(
+            at, succeeded=http_status is not None and 200 <= http_status < 300, latency=latency
+        )
+        if not live:
+            self._touched()
+            return result
+        bookkeeping.record_result(
+            task,
+            summary,
+            status=status,
+            http_status=http_status,
+            counts_as_execution=counts_as_execution,
+            now=at,
+        )
+        when = result.next_attempt
+        with self._disk.transaction("settle"):
+            if when is not None:
+                task.schedule_time = when
+                self._disk.put_task(task)
+            else:
+                del slot.tasks[task.name.task]
+                self._disk.delete_tasks([task.name])
+                self._tombstone_tasks((task,), self.clock.now())
+        if when is not None:
+            stats.retried += 1
+            self._changed(name, task)
+        else:
+            if result.result == "succeeded":
+                stats.succeeded += 1
+            else:
+                stats.dropped += 1
+            self._changed(name, removed=True)
+        return result
 
     # -- the data directory ------------------------------------------------------------
 
