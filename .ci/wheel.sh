@@ -32,10 +32,10 @@ needed = [
     "emulator/control_pb2.pyi",
     "emulator/py.typed",
     "emulator/protos/cloud_tasks_emulator/v1/control.proto",
-    "emulator/dashboard/templates/base.html",
-    "emulator/dashboard/templates/task.html",
-    "emulator/dashboard/static/app.js",
-    "emulator/dashboard/static/style.css",
+    "emulator/http/dashboard/templates/base.html",
+    "emulator/http/dashboard/templates/task.html",
+    "emulator/http/dashboard/static/app.js",
+    "emulator/http/dashboard/static/style.css",
 ]
 (wheel,) = dist.glob("*.whl")
 (sdist,) = dist.glob("*.tar.gz")

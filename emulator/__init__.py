@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from emulator.version import __version__
+from emulator.core.version import __version__
 
 if TYPE_CHECKING:
     from emulator.embedded import Emulator

@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from emulator import autoconnect, logs
-from emulator.api import wire
-from emulator.errors import StartupError
-from emulator.settings import (
+from emulator import autoconnect
+from emulator.core import logs
+from emulator.core.errors import StartupError
+from emulator.core.settings import (
     DEFAULT_PROJECT,
     EMULATOR_HOST_ENV,
     ENV_PREFIX,
@@ -32,11 +32,12 @@ from emulator.settings import (
     listen_host_for,
     parse_duration,
 )
-from emulator.version import __version__
+from emulator.core.version import __version__
+from emulator.service import message_types
 
 if TYPE_CHECKING:
-    from emulator.server import EmulatorServer
-    from emulator.startup_queues import StartupFile, StartupQueue
+    from emulator.compose import EmulatorServer
+    from emulator.service.startup_queues import StartupFile, StartupQueue
 
 log = logging.getLogger("emulator")
 
@@ -650,7 +651,7 @@ def startup_queues(settings: Settings) -> list[StartupQueue]:
 def startup_file(settings: Settings) -> StartupFile:
     """What --config and --queue say: the queues (StartupError names the file, line and
     field), whether queues are created on first use, and from which template."""
-    from emulator import startup_queues as queue_files
+    from emulator.service import startup_queues as queue_files
 
     names = {"project": settings.default_project, "location": settings.default_location}
     found = (
@@ -672,7 +673,7 @@ def startup_file(settings: Settings) -> StartupFile:
 async def run(settings: Settings) -> None:
     import asyncio
 
-    from emulator.server import EmulatorServer
+    from emulator.compose import EmulatorServer
 
     found = startup_file(settings)  # may raise StartupError
     settings.auto_create_queues = settings.auto_create_queues or found.auto_create_queues
@@ -729,7 +730,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import asyncio
 
     logs.configure(settings.log_level, settings.log_format)
-    wire.load_message_types()  # this process builds no client: the types alone
+    message_types.load_message_types()  # this process builds no client: the types alone
     try:
         asyncio.run(run(settings))
     except StartupError as error:

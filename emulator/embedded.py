@@ -31,14 +31,15 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import (
     CloudTasksGrpcTransport,
 )
 
-from emulator import web  # noqa: F401  (the HTTP side, loaded with the class: start() is fast)
-from emulator.api import convert
-from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
-from emulator.loop_thread import LoopHost
-from emulator.server import EmulatorServer
-from emulator.settings import DEFAULT_PROJECT, TEST_CLOCK, Settings
-from emulator.startup_queues import StartupQueue
-from emulator.store import limits, validation
+from emulator.compose import EmulatorServer
+from emulator.core import limits
+from emulator.core.loop_thread import LoopHost
+from emulator.core.settings import DEFAULT_PROJECT, TEST_CLOCK, Settings
+from emulator.http import app as web  # noqa: F401  (the HTTP side, loaded with the class: start() is fast)
+from emulator.service import convert
+from emulator.service.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
+from emulator.service.startup_queues import StartupQueue
+from emulator.store import validation
 from emulator.store.names import QueueName
 from emulator.store.records import Attempt, Queue
 

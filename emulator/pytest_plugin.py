@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from emulator import autoconnect
-from emulator.settings import DEFAULT_PROJECT, TEST_CLOCK
-from emulator.store import limits
+from emulator.core import limits
+from emulator.core.settings import DEFAULT_PROJECT, TEST_CLOCK
 
 if TYPE_CHECKING:
     from google.cloud import tasks_v2

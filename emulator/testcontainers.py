@@ -31,7 +31,7 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import (
     CloudTasksGrpcTransport,
 )
 
-from emulator.settings import bracketed
+from emulator.core.settings import bracketed
 
 try:
     from testcontainers.core.container import DockerContainer

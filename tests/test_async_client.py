@@ -9,7 +9,7 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import tasks_v2
 
-from emulator import errors
+from emulator.core import errors
 
 from support import PARENT, http_task, queue_path
 

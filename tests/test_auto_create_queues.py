@@ -14,10 +14,11 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import tasks_v2, tasks_v2beta3
 
-from emulator import Emulator, errors
+from emulator import Emulator
 from emulator.cli import parse_settings, startup_file
-from emulator.errors import StartupError
-from emulator.startup_queues import StartupFile
+from emulator.core import errors
+from emulator.core.errors import StartupError
+from emulator.service.startup_queues import StartupFile
 
 from support import (
     PARENT,

@@ -13,7 +13,7 @@ from google.cloud import tasks_v2
 
 from emulator import Emulator
 from emulator.cli import parse_settings, startup_queues
-from emulator.errors import StartupError
+from emulator.core.errors import StartupError
 
 OURS = """\
 project: demo

@@ -14,8 +14,9 @@ import pytest
 import requests
 from google.protobuf import duration_pb2
 
-from emulator import Emulator, control_pb2, errors
-from emulator.clock import utc_now
+from emulator import Emulator, control_pb2
+from emulator.core import errors
+from emulator.core.clock import utc_now
 
 from support import Receiver
 

@@ -20,8 +20,9 @@ from google.api_core import exceptions
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
-from emulator import Emulator, errors
-from emulator.clock import utc_now
+from emulator import Emulator
+from emulator.core import errors
+from emulator.core.clock import utc_now
 
 from support import PARENT, Receiver, emulator_process
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from google.cloud import tasks_v2
 
-from emulator import Emulator, errors
+from emulator import Emulator
+from emulator.core import errors
 
 from support import PARENT, require_node
 

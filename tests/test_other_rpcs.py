@@ -14,7 +14,8 @@ from google.longrunning import operations_pb2
 from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from emulator import Emulator, errors
+from emulator import Emulator
+from emulator.core import errors
 
 from support import PARENT, PROJECT, Client, expect_error, http_task, queue_path
 

@@ -92,7 +92,7 @@ def test_options_choose_the_clock_and_the_project(pytester: pytest.Pytester) -> 
     pytester.makepyfile(
         test_options="""
         import pytest
-        from emulator import errors
+        from emulator.core import errors
 
         def test_real_clock(cloud_tasks_emulator, cloud_tasks_queue):
             assert cloud_tasks_queue("q").startswith("projects/acme/locations/europe-west1/")

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator import Emulator
-from emulator.clock import real_seconds
+from emulator.core.clock import real_seconds
 
 from support import RawReply, host_port, raw_exchange, still_serving
 

@@ -19,7 +19,8 @@ from google.iam.v1 import policy_pb2
 from google.longrunning import operations_pb2
 from google.protobuf import duration_pb2, field_mask_pb2
 
-from emulator import Emulator, errors
+from emulator import Emulator
+from emulator.core import errors
 
 from support import PARENT, PROJECT, Client, Receiver, queue_path
 

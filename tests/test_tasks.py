@@ -11,7 +11,8 @@ from google.api_core import exceptions
 from google.cloud import tasks_v2
 from google.protobuf import duration_pb2
 
-from emulator import Emulator, errors
+from emulator import Emulator
+from emulator.core import errors
 
 from support import PARENT, Client, expect_error, http_task, queue_path
 

@@ -14,7 +14,8 @@ from google.cloud import tasks_v2, tasks_v2beta3
 from google.protobuf import duration_pb2, field_mask_pb2
 from test_gcloud import Gcloud, gcloud  # noqa: F401  (the fixture)
 
-from emulator import Emulator, errors
+from emulator import Emulator
+from emulator.core import errors
 
 from support import PARENT, beta_client, expect_error, queue_path
 

@@ -12,13 +12,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from emulator.clock import Clock, real_seconds
+from emulator.core import limits
+from emulator.core.clock import Clock, real_seconds
+from emulator.core.errors import Code
 from emulator.dispatch import backoff, request
 from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.request import OutgoingRequest
 from emulator.dispatch.sender import Outcome, Sender
-from emulator.errors import Code
-from emulator.store import Store, limits
+from emulator.store import Store
 from emulator.store.records import (
     Attempt,
     AttemptResult,

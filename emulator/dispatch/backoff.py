@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from emulator.store import limits
+from emulator.core import limits
 from emulator.store.records import RetryConfig
 
 # A Retry-After longer than a task may be scheduled ahead is read as that long.

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from emulator.clock import Clock, Timer, real_seconds
+from emulator.core.clock import Clock, Timer, real_seconds
 from emulator.dispatch.attempt import Delivery
 from emulator.dispatch.scheduler import QueueScheduler
 from emulator.store import Store

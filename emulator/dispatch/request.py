@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from emulator.store import limits, rules
+from emulator.core import limits
+from emulator.store import rules
 from emulator.store.records import (
     AppEngineHttpRequest,
     EnforceMode,

@@ -3,7 +3,7 @@
 The attempt's deadline is not the sender's business: it follows the emulator's clock
 (see `emulator.dispatch.attempt`), which cancels a send that outlives it. aiohttp is
 imported with the first session, not with this module: the server loads it off the
-start-up path (see `emulator.server`).
+start-up path (see `emulator.compose`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from emulator.core.errors import Code
 from emulator.dispatch.request import OutgoingRequest
-from emulator.errors import Code
 from emulator.store.records import RESPONSE_BODY_KEPT  # of the answer, on the Attempt
 
 if TYPE_CHECKING:

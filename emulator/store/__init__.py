@@ -1,6 +1,6 @@
 """The in-memory store: typed records, names, defaults and limits.
 
-`Store` is imported on first use, so that `emulator.store.limits` (which the command line
+`Store` is imported on first use, so that `emulator.core.limits` (which the command line
 and the pytest plugin read at start-up) costs no more than itself.
 """
 

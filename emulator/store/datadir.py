@@ -32,11 +32,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from emulator.errors import StartupError
+from emulator.core.errors import StartupError
+from emulator.core.version import __version__
 from emulator.store import codec
 from emulator.store.names import LocationName, QueueName, TaskName
 from emulator.store.records import Queue, Task
-from emulator.version import __version__
 
 FORMAT = 1
 FILE = "state.sqlite3"

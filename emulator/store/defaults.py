@@ -1,15 +1,15 @@
 """How a request's values become a stored queue or task: defaults and truncations.
 
-The wire conversion (`emulator.api.convert`) reads what the caller set and hands it here,
+The wire conversion (`emulator.service.convert`) reads what the caller set and hands it here,
 with None (or proto3's 0) for what was left unset; these functions apply the rules the
-API documents. The limits themselves are in `emulator.store.limits`.
+API documents. The limits themselves are in `emulator.core.limits`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from emulator.store import limits
+from emulator.core import limits
 from emulator.store.names import TaskName
 from emulator.store.records import HttpMethod, RateLimits, RetryConfig, Task, TaskRequest
 

@@ -9,7 +9,8 @@ with a body, shows its `Content-Type` (default application/octet-stream) and len
 
 from __future__ import annotations
 
-from emulator.store import limits, rules
+from emulator.core import limits
+from emulator.store import rules
 from emulator.store.records import AppEngineHttpRequest, HttpRequest, TaskRequest
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 
-from emulator.store import limits
+from emulator.core import limits
 from emulator.store.datadir import Disk
 from emulator.store.names import LocationName
 from emulator.store.records import RESPONSE_BODY_KEPT, Attempt

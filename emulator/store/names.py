@@ -7,7 +7,7 @@ import functools
 import re
 from typing import NamedTuple
 
-from emulator import errors
+from emulator.core import errors
 
 _PROJECT = r"[A-Za-z0-9:.\-]+"
 _LOCATION = r"[A-Za-z0-9\-]+"

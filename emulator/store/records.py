@@ -1,7 +1,7 @@
 """Plain typed records for queues, tasks and attempts: the store's vocabulary.
 
 They hold resolved values (`emulator.store.defaults` fills in every default) and know
-nothing of protobuf; `emulator.api.convert` translates between them and the wire
+nothing of protobuf; `emulator.service.convert` translates between them and the wire
 messages. `Attempt` is the public record of one delivery (`emulator.Attempt`);
 `AttemptSummary` is what a task shows of its first and last attempt.
 """
@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from emulator.store import limits
+from emulator.core import limits
 from emulator.store.names import QueueName, TaskName
 
 RESPONSE_BODY_KEPT = 1024  # bytes of a target's answer an attempt keeps

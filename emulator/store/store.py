@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from emulator import errors
-from emulator.clock import Clock
-from emulator.store import bookkeeping, limits
+from emulator.core import errors, limits
+from emulator.core.clock import Clock
+from emulator.store import bookkeeping
 from emulator.store.datadir import DataDir, Disk, InMemory, Snapshot
 from emulator.store.kept import AttemptHistory, CmekKeys, Operations
 from emulator.store.names import LocationName, QueueName, TaskName

@@ -11,8 +11,8 @@ import re
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from emulator import errors
-from emulator.store import limits, rules
+from emulator.core import errors, limits
+from emulator.store import rules
 from emulator.store.records import (
     AppEngineHttpRequest,
     HttpRequest,

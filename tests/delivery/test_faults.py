@@ -26,7 +26,8 @@ from google.api_core import exceptions
 from google.cloud import tasks_v2
 from google.protobuf import field_mask_pb2
 
-from emulator import Emulator, errors
+from emulator import Emulator
+from emulator.core import errors
 
 from support import Client, Receiver, duration, get_full, make_queue
 

@@ -9,7 +9,8 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import tasks_v2
 
-from emulator import Emulator, errors
+from emulator import Emulator
+from emulator.core import errors
 
 from support import Client, Receiver, fast_retries, make_queue
 

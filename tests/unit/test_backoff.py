@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from emulator.core.limits import LATEST_CLOCK_TIME
 from emulator.dispatch.backoff import (
     backoff_delay,
     next_attempt_at,
     parse_retry_after,
     retries_exhausted,
 )
-from emulator.store.limits import LATEST_CLOCK_TIME
 from emulator.store.records import RetryConfig
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

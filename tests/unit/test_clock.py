@@ -1,11 +1,11 @@
-"""`emulator.clock`: timers on a virtual clock fire in time order when it jumps, once;
+"""`emulator.core.clock`: timers on a virtual clock fire in time order when it jumps, once;
 cancelled ones never fire and do not count as pending."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from emulator.clock import VirtualClock, yield_to_loop
+from emulator.core.clock import VirtualClock, yield_to_loop
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 

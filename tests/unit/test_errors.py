@@ -1,8 +1,8 @@
-"""`emulator.errors`: messages stay short enough for gRPC's trailers."""
+"""`emulator.core.errors`: messages stay short enough for gRPC's trailers."""
 
 from __future__ import annotations
 
-from emulator import errors
+from emulator.core import errors
 
 
 def test_a_message_quoting_huge_input_is_cut() -> None:

@@ -1,4 +1,4 @@
-"""`emulator.api.filters.parse`: the ListQueues filter, as a predicate over queues."""
+"""`emulator.service.filters.parse`: the ListQueues filter, as a predicate over queues."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from emulator import errors
-from emulator.api.filters import MAX_DEPTH, parse
+from emulator.core import errors
+from emulator.service.filters import MAX_DEPTH, parse
 from emulator.store.names import QueueName
 from emulator.store.records import Queue, QueueState
 

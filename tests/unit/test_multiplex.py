@@ -1,4 +1,4 @@
-"""`emulator.api.multiplex`: the one port listens before its HTTP side is attached (the
+"""`emulator.http.multiplex`: the one port listens before its HTTP side is attached (the
 server loads it while gRPC is already served); an HTTP/1 connection that comes first
 waits for it, and is then answered in full."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from emulator.api import multiplex
-from emulator.clock import yield_to_loop
+from emulator.core.clock import yield_to_loop
+from emulator.http import multiplex
 
 
 class _Answer(asyncio.Protocol):

@@ -1,4 +1,4 @@
-"""`emulator.api.paging`: opaque page tokens (a key, a filter, an issue time) and sizes."""
+"""`emulator.service.paging`: opaque page tokens (a key, a filter, an issue time) and sizes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from emulator import errors
-from emulator.api.paging import decode, page_size, paginate
+from emulator.core import errors
+from emulator.service.paging import decode, page_size, paginate
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 NAMES = ["a", "b", "c", "d", "e"]

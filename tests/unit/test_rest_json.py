@@ -1,4 +1,4 @@
-"""`emulator.api.rest_json`: the REST surface's own proto3 JSON reader and writer, held
+"""`emulator.http.rest_json`: the REST surface's own proto3 JSON reader and writer, held
 to `google.protobuf.json_format` on random messages of every type the API speaks."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from google.protobuf import descriptor, json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator import errors
-from emulator.api import pb, rest_json
+from emulator.core import errors
+from emulator.http import rest_json
+from emulator.service import pb
 
 FieldDescriptor = descriptor.FieldDescriptor
 MESSAGES = [

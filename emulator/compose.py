@@ -15,22 +15,25 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from emulator.api import control_grpc, grpc_server, multiplex
-from emulator.api.batch import BatchService
-from emulator.api.iam import IamService
-from emulator.api.locations import LocationsService
-from emulator.api.service import CloudTasksService
-from emulator.api.v2beta3 import V2beta3
-from emulator.clock import Clock, RealClock, VirtualClock, utc_now
-from emulator.control import Control
+from emulator.core import limits
+from emulator.core.clock import Clock, RealClock, VirtualClock, utc_now
+from emulator.core.errors import StartupError
+from emulator.core.settings import Settings, bracketed, connect_host
 from emulator.dispatch.attempt import Delivery
 from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.dispatcher import Dispatcher
 from emulator.dispatch.sender import Sender
-from emulator.errors import StartupError
-from emulator.settings import Settings, bracketed, connect_host
-from emulator.startup_queues import StartupQueue
-from emulator.store import Store, limits
+from emulator.grpc import control as control_grpc
+from emulator.grpc import server as grpc_server
+from emulator.http import multiplex
+from emulator.service.batch import BatchService
+from emulator.service.control import Control
+from emulator.service.iam import IamService
+from emulator.service.locations import LocationsService
+from emulator.service.service import CloudTasksService
+from emulator.service.startup_queues import StartupQueue
+from emulator.service.v2beta3 import V2beta3
+from emulator.store import Store
 from emulator.store.datadir import DataDir
 from emulator.store.names import QueueName
 from emulator.store.records import Queue, QueueState
@@ -38,7 +41,7 @@ from emulator.store.records import Queue, QueueState
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from emulator.web import HttpSide
+    from emulator.http.app import HttpSide
 
 log = logging.getLogger("emulator")
 
@@ -186,7 +189,7 @@ class EmulatorServer:
         # gRPC is served on both ports from here on. The HTTP side (aiohttp and all that
         # stands on it: a third of the start-up) is imported on a thread meanwhile; HTTP/1
         # connections wait for it rather than being refused.
-        http = await asyncio.to_thread(importlib.import_module, "emulator.web")
+        http = await asyncio.to_thread(importlib.import_module, "emulator.http.app")
         side: HttpSide = http.HttpSide(self, v2, v2beta3, mixins)
         self._web = await side.start()
         self._listener.attach_http(side.protocols(self._web))

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from emulator import errors
-from emulator.store import limits
+from emulator.core import errors, limits
 
 Key = str | int
 T = TypeVar("T")

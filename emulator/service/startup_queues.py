@@ -36,10 +36,10 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from emulator import errors
-from emulator.api import convert, pb
-from emulator.errors import ConfigError, StartupError
-from emulator.settings import parse_duration
+from emulator.core import errors
+from emulator.core.errors import ConfigError, StartupError
+from emulator.core.settings import parse_duration
+from emulator.service import convert, pb
 from emulator.store import validation
 from emulator.store.names import QueueName
 from emulator.store.records import AppEngineRouting, Queue, QueueState, RetryConfig

@@ -22,8 +22,8 @@ from google.cloud.tasks_v2beta3.types import queue as beta_queue
 from google.cloud.tasks_v2beta3.types import task as beta_task
 from google.protobuf import field_mask_pb2, json_format
 
-from emulator import errors
-from emulator.api import convert, pb
+from emulator.core import errors
+from emulator.service import convert, pb
 from emulator.store import Store
 from emulator.store.names import QueueName
 from emulator.store.records import Queue

@@ -20,14 +20,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from emulator import errors
-from emulator.clock import Clock, VirtualClock, pace
-from emulator.control import Control
-from emulator.dashboard import views
+from emulator.core import errors
+from emulator.core.clock import Clock, VirtualClock, pace
+from emulator.core.version import __version__
 from emulator.dispatch.dispatcher import Dispatcher
+from emulator.http.dashboard import views
+from emulator.service.control import Control
 from emulator.store import Store
 from emulator.store.names import QueueName, TaskName
-from emulator.version import __version__
 
 UPDATE_EVERY = 0.5  # seconds: at most two live updates a second
 KEEP_ALIVE = 15.0  # seconds between comments on an idle event stream
@@ -64,7 +64,7 @@ class Dashboard:
             import jinja2
 
             env = jinja2.Environment(
-                loader=jinja2.PackageLoader("emulator.dashboard", "templates"),
+                loader=jinja2.PackageLoader("emulator.http.dashboard", "templates"),
                 autoescape=True,
                 undefined=jinja2.StrictUndefined,
                 trim_blocks=True,
@@ -172,7 +172,7 @@ class Dashboard:
         file = request.match_info["file"]
         if file not in STATIC:
             raise errors.NotFound(f"No such dashboard file: {file}.")
-        text = resources.files("emulator.dashboard").joinpath("static", file).read_text()
+        text = resources.files("emulator.http.dashboard").joinpath("static", file).read_text()
         headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}
         return web.Response(text=text, content_type=STATIC[file], headers=headers)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from emulator import errors
+from emulator.core import errors
 from emulator.store.records import Queue, QueueState
 
 Predicate = Callable[[Queue], bool]

@@ -1,14 +1,12 @@
-"""One mapping from our errors to a gRPC status and to the Google JSON error envelope."""
+"""An error as the Google JSON error envelope: the one shape of every HTTP error."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import grpc
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from google.rpc import code_pb2
 
-from emulator.errors import ApiError, Code
+from emulator.core.errors import ApiError, Code
 
 # The standard mapping of canonical codes to HTTP statuses (google.rpc.Code's own comments).
 HTTP_STATUS: dict[Code, int] = {
@@ -30,21 +28,6 @@ HTTP_STATUS: dict[Code, int] = {
     Code.DATA_LOSS: 500,
     Code.UNAUTHENTICATED: 401,
 }
-
-
-def to_rpc_status(error: ApiError) -> status_pb2.Status:
-    status = status_pb2.Status(code=int(error.code), message=error.message)
-    if error.help_link is not None:
-        help_detail = error_details_pb2.Help()
-        link = help_detail.links.add()
-        link.description, link.url = error.help_link.description, error.help_link.url
-        status.details.add().Pack(help_detail)
-    return status
-
-
-def to_grpc_status(error: ApiError) -> grpc.Status:
-    status: grpc.Status = rpc_status.to_status(to_rpc_status(error))
-    return status
 
 
 def to_json_envelope(error: ApiError) -> tuple[int, dict[str, Any]]:

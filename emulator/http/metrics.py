@@ -13,10 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
+from emulator.core.version import __version__
 from emulator.dispatch.dispatcher import Dispatcher
 from emulator.store import Store
 from emulator.store.names import QueueName
-from emulator.version import __version__
 
 PREFIX = "cloud_tasks_emulator"
 LABELS = ["project", "location", "queue"]

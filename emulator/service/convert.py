@@ -11,8 +11,8 @@ import enum
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from emulator import errors
-from emulator.api import pb
+from emulator.core import errors
+from emulator.service import pb
 from emulator.store import defaults
 from emulator.store.names import QueueName, TaskName
 from emulator.store.records import (

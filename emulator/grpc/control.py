@@ -12,9 +12,9 @@ from typing import Any
 import grpc
 
 from emulator import control_pb2
-from emulator.api.convert import timestamp, to_datetime, to_timedelta
-from emulator.api.grpc_server import unary_handler
-from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control
+from emulator.grpc.server import unary_handler
+from emulator.service.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control
+from emulator.service.convert import timestamp, to_datetime, to_timedelta
 from emulator.store.records import Attempt
 
 

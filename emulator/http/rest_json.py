@@ -23,7 +23,7 @@ from typing import Any
 
 from google.protobuf import descriptor, duration_pb2, field_mask_pb2, json_format, timestamp_pb2
 
-from emulator import errors
+from emulator.core import errors
 
 FieldDescriptor = descriptor.FieldDescriptor
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")

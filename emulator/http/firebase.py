@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from emulator.api import pb, rest_json
-from emulator.api.service import CloudTasksService
+from emulator.http import rest_json
+from emulator.service import pb
+from emulator.service.service import CloudTasksService
 from emulator.store.names import QueueName
 
 QUEUE_PATH = "/projects/{project}/locations/{location}/queues/{queue}/tasks"

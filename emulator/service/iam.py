@@ -9,8 +9,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from emulator import errors
-from emulator.api import pb
+from emulator.core import errors
+from emulator.service import pb
 from emulator.store import Store
 from emulator.store.names import QueueName
 

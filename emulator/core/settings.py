@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from emulator.store import limits
+from emulator.core import limits
 
 ENV_PREFIX = "CLOUD_TASKS_EMULATOR_"
 # The one default project: of the command line's start-up queues, of `Emulator`, of the

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from emulator import errors
-from emulator.api import convert, pb, status
-from emulator.api.service import CloudTasksService
-from emulator.store import limits
+from emulator.core import errors, limits
+from emulator.service import convert, pb, status
+from emulator.service.service import CloudTasksService
 from emulator.store.names import QueueName, TaskName, parse_operation_name
 
 NONE_SUCCEEDED = (

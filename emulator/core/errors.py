@@ -4,7 +4,7 @@
     ├── StartupError           the emulator cannot start as configured
     │   └── ConfigError        a start-up queue file or --queue flag is wrong (file:line: field)
     └── ApiError               a caller's request fails; answered as a gRPC status or the
-        │                      Google JSON error envelope (`emulator.api.status`)
+        │                      Google JSON error envelope (`emulator.http.envelope`)
         ├── InvalidArgument    a malformed name, a value out of range, a bad JSON field
         ├── NotFound           a queue, task, operation or path that does not exist
         ├── AlreadyExists      a queue or task name in use (or a task name reserved)

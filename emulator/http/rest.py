@@ -17,8 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import errors
-from emulator.api import rest_json
+from emulator.core import errors
+from emulator.http import rest_json
 
 # Query parameters that only steer the response encoding, which is always JSON here.
 _IGNORED_QUERY = {"$alt", "alt", "prettyPrint", "$prettyPrint", "fields", "key", "$fields"}

@@ -7,7 +7,7 @@ is, an unknown path as NOT_FOUND with a hint of where to go instead, and an emul
 bug as INTERNAL (logged), never a plain-text page.
 
 The server imports this module (and with it aiohttp) on a thread once gRPC is serving:
-see `emulator.server`.
+see `emulator.compose`.
 """
 
 from __future__ import annotations
@@ -24,14 +24,10 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from emulator import dashboard, errors, metrics
-from emulator.api import app_engine_admin, firebase, rest, rest_json
-from emulator.api.firebase import FirebaseRoute
-from emulator.api.grpc_server import MethodTable
-from emulator.api.service import CloudTasksService
-from emulator.api.status import to_json_envelope
-from emulator.clock import Clock, rfc3339
-from emulator.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control, attempt_json
+from emulator.core import errors, limits
+from emulator.core.clock import Clock, rfc3339
+from emulator.core.settings import Settings
+from emulator.core.version import __version__
 from emulator.dispatch.authorization import (
     JWKS_PATH,
     OPENID_CONFIGURATION_PATH,
@@ -40,9 +36,18 @@ from emulator.dispatch.authorization import (
     TokenRequestError,
 )
 from emulator.dispatch.dispatcher import Dispatcher
-from emulator.settings import Settings
-from emulator.store import Store, limits
-from emulator.version import __version__
+from emulator.grpc.server import MethodTable
+from emulator.http import app_engine_admin, dashboard, firebase, metrics, rest, rest_json
+from emulator.http.envelope import to_json_envelope
+from emulator.http.firebase import FirebaseRoute
+from emulator.service.control import (
+    DEFAULT_ADVANCE_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    Control,
+    attempt_json,
+)
+from emulator.service.service import CloudTasksService
+from emulator.store import Store
 
 log = logging.getLogger("emulator.http")
 

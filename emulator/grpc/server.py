@@ -18,13 +18,13 @@ from google.cloud.location import locations_pb2
 from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from emulator import errors
-from emulator.api import pb
-from emulator.api.batch import BatchService
-from emulator.api.iam import IamService
-from emulator.api.locations import LocationsService
-from emulator.api.service import CloudTasksService
-from emulator.api.status import to_grpc_status
+from emulator.core import errors
+from emulator.grpc.status import to_grpc_status
+from emulator.service import pb
+from emulator.service.batch import BatchService
+from emulator.service.iam import IamService
+from emulator.service.locations import LocationsService
+from emulator.service.service import CloudTasksService
 
 log = logging.getLogger("emulator.grpc")
 health_aio: Any = health.aio  # type: ignore[attr-defined]  # untyped submodule

@@ -16,9 +16,9 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from emulator import errors
-from emulator.api import convert, filters, paging, pb
-from emulator.store import Store, headers, limits, validation
+from emulator.core import errors, limits
+from emulator.service import convert, filters, paging, pb
+from emulator.store import Store, headers, validation
 from emulator.store.names import LocationName, QueueName, TaskName, cmek_name, parse_cmek_name
 from emulator.store.records import Queue, QueueState, View
 

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from emulator import errors
-from emulator.clock import Clock, VirtualClock, real_seconds, rfc3339, yield_to_loop
+from emulator.core import errors, limits
+from emulator.core.clock import Clock, VirtualClock, real_seconds, rfc3339, yield_to_loop
 from emulator.dispatch.dispatcher import Dispatcher
-from emulator.store import Store, limits
+from emulator.store import Store
 from emulator.store.records import Attempt
 
 DEFAULT_ADVANCE_TIMEOUT = 60.0

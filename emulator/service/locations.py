@@ -11,8 +11,9 @@ from typing import Any
 
 from google.cloud.location import locations_pb2
 
-from emulator.api import paging
-from emulator.store import Store, limits
+from emulator.core import limits
+from emulator.service import paging
+from emulator.store import Store
 from emulator.store.names import LocationName, parse_project
 
 MAX_PAGE_SIZE = 1000
