@@ -1,4 +1,12 @@
-"""Assembles the emulator on one event loop: the store, the gRPC server and the web app."""
+"""The composition root: the one place that builds the emulator and wires both ports.
+
+It makes the store, the dispatcher and the transport-neutral services, builds the RPC
+tables once (`emulator.service.tables`), and hands each port what it needs: the gRPC
+port its handlers, the HTTP port its app (REST on the same tables, the Firebase route,
+App Engine's location call, the dashboard, /metrics, the token routes and /_emulator/),
+both served on one event loop and, for HTTP/1.1 and gRPC alike, on the one HTTP port.
+Nothing below imports this module but the entry points.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +34,7 @@ from emulator.dispatch.sender import Sender
 from emulator.grpc import control as control_grpc
 from emulator.grpc import server as grpc_server
 from emulator.http import multiplex
+from emulator.service import tables
 from emulator.service.batch import BatchService
 from emulator.service.control import Control
 from emulator.service.iam import IamService
@@ -41,7 +50,25 @@ from emulator.store.records import Queue, QueueState
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from emulator.http.app import HttpSide
+# The HTTP port's modules: aiohttp and all that stands on it, a third of the start-up,
+# imported on a thread while gRPC already serves (`EmulatorServer.start`).
+HTTP_MODULES = (
+    "emulator.http.app",
+    "emulator.http.app_engine_admin",
+    "emulator.http.control",
+    "emulator.http.dashboard",
+    "emulator.http.firebase",
+    "emulator.http.metrics",
+    "emulator.http.rest",
+    "emulator.http.token",
+)
+
+
+def load_http_side() -> None:
+    """Import the HTTP port's modules (a thread may run this while the loop serves)."""
+    for name in HTTP_MODULES:
+        importlib.import_module(name)
+
 
 log = logging.getLogger("emulator")
 
@@ -154,13 +181,13 @@ class EmulatorServer:
             ]
         )
         batch = BatchService(self.tasks)
-        v2 = grpc_server.cloud_tasks_methods(self.tasks, IamService(self.store), batch)
+        v2 = tables.cloud_tasks_methods(self.tasks, IamService(self.store), batch)
         v2beta3 = V2beta3(v2, self.store, self.dispatcher.in_flight_count).methods(v2)
-        mixins = grpc_server.mixin_methods(
+        mixins = tables.mixin_methods(
             batch, LocationsService(self.store, self.settings.default_location)
         )
         handlers = grpc_server.generic_handlers(
-            {grpc_server.CLOUD_TASKS: v2, grpc_server.CLOUD_TASKS_V2BETA3: v2beta3, **mixins}
+            {tables.CLOUD_TASKS: v2, tables.CLOUD_TASKS_V2BETA3: v2beta3, **mixins}
         )
         if self.settings.control:
             handlers.append(control_grpc.handler(self.control))
@@ -186,17 +213,62 @@ class EmulatorServer:
             ) from None
         self.http_port = self._listener.port
         self.authorizer.issuer = self.settings.oidc_issuer or self.http_url
-        # gRPC is served on both ports from here on. The HTTP side (aiohttp and all that
-        # stands on it: a third of the start-up) is imported on a thread meanwhile; HTTP/1
-        # connections wait for it rather than being refused.
-        http = await asyncio.to_thread(importlib.import_module, "emulator.http.app")
-        side: HttpSide = http.HttpSide(self, v2, v2beta3, mixins)
-        self._web = await side.start()
-        self._listener.attach_http(side.protocols(self._web))
+        # gRPC is served on both ports from here on. The HTTP side is imported on a thread
+        # meanwhile; HTTP/1 connections wait for it rather than being refused.
+        await asyncio.to_thread(load_http_side)
+        from emulator.http import app as http_app
+
+        self._web = await http_app.start(self._http_app(v2, v2beta3, mixins))
+        self._listener.attach_http(http_app.protocols(self._web))
         self._create_startup_queues()
         self.dispatcher.start()
         # Healthy (gRPC health SERVING, GET /healthz) once the start-up queues exist.
         await grpc_server.mark_serving(health)
+
+    def _http_app(
+        self,
+        v2: tables.MethodTable,
+        v2beta3: tables.MethodTable,
+        mixins: dict[str, tables.MethodTable],
+    ) -> web.Application:
+        """The HTTP port's app: REST (v2, v2beta3) on the gRPC port's tables, the Firebase
+        route, App Engine's location call, /metrics, the dashboard, the token routes and
+        the control endpoints. Its modules are loaded by `load_http_side` first."""
+        from emulator.http import app as http_app
+        from emulator.http import (
+            app_engine_admin,
+            control,
+            dashboard,
+            firebase,
+            metrics,
+            rest,
+            token,
+        )
+
+        settings = self.settings
+        board = dashboard.Dashboard(
+            self.store,
+            self.dispatcher,
+            self.control,
+            self.clock,
+            default_parent=f"projects/{settings.default_project}/locations/"
+            f"{settings.default_location}",
+            app_engine_url=settings.app_engine_host,
+            with_control=settings.control,
+        )
+        app = http_app.make_app(self.grpc_target, html_index=board.index)
+        token.add_to(app, self.authorizer)
+        control.add_to(app, self.control, enabled=settings.control)
+        dashboard.add_to(app, board)
+        common = {rpc: entry for table in mixins.values() for rpc, entry in table.items()}
+        buffer = {"BufferTask": (rest.BufferTaskRequest, self.tasks.buffer_task)}
+        for version, table in (("v2", v2), ("v2beta3", v2beta3)):
+            api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
+            rest.add_to(app, api, version)
+        firebase.add_to(app, firebase.FirebaseRoute(self.tasks, settings.firebase_function_url))
+        metrics.add_to(app, self.store, self.dispatcher)
+        app_engine_admin.add_to(app, settings.default_location)
+        return app
 
     def _create_startup_queues(self) -> None:
         """Each start-up queue, configured as given; a new one in its given state (one

@@ -31,11 +31,10 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import (
     CloudTasksGrpcTransport,
 )
 
-from emulator.compose import EmulatorServer
+from emulator.compose import EmulatorServer, load_http_side
 from emulator.core import limits
 from emulator.core.loop_thread import LoopHost
 from emulator.core.settings import DEFAULT_PROJECT, TEST_CLOCK, Settings
-from emulator.http import app as web  # noqa: F401  (the HTTP side, loaded with the class: start() is fast)
 from emulator.service import convert
 from emulator.service.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from emulator.service.startup_queues import StartupQueue
@@ -49,6 +48,8 @@ T = TypeVar("T")
 _CHANNEL_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 
 QueueSpec = str | Mapping[str, Any]  # a queue id / full name, or a Queue as a dict
+
+load_http_side()  # the HTTP side, loaded with the class: start() is fast
 
 
 class Emulator:

@@ -477,8 +477,9 @@ def test_env_init_refuses_a_flag_of_the_server() -> None:
 def test_the_command_line_loads_no_client_package() -> None:
     # The message types alone: the clients, transports and api-core cost ~0.3 s at start.
     code = (
-        "import sys; from emulator.service import message_types; message_types.load_message_types(); "
-        "import emulator.compose, emulator.http.app; "
+        "import sys; from emulator.service import message_types; "
+        "message_types.load_message_types(); "
+        "import emulator.compose; emulator.compose.load_http_side(); "
         "from emulator.service import pb; assert pb.Task.DESCRIPTOR.full_name == "
         "'google.cloud.tasks.v2.Task'; "
         "print(sorted(m for m in sys.modules if '.services' in m or 'api_core' in m))"
