@@ -1,7 +1,7 @@
-"""The in-memory store: typed records, names, defaults and limits.
+"""The in-memory store: typed records, names, defaults and validation.
 
-`Store` is imported on first use, so that `emulator.core.limits` (which the command line
-and the pytest plugin read at start-up) costs no more than itself.
+`Store` is imported on first use, so that a module of the package (the records, the
+names) costs no more than itself.
 """
 
 from __future__ import annotations
