@@ -105,7 +105,9 @@ class EmulatorServer:
             data_dir=data_dir,
         )
         self._data_dir = data_dir
-        self.tasks = CloudTasksService(self.store, auto_create=self._auto_create(queue_template))
+        self.tasks = CloudTasksService(
+            self.store, auto_create=_auto_create(self.settings, queue_template)
+        )
         self.authorizer = Authorizer(
             issuer="", private_key_pem=_read_key(self.settings.oidc_key_file)
         )
@@ -125,18 +127,6 @@ class EmulatorServer:
         self._listener: multiplex.SharedPort | None = None
         self.grpc_port = 0
         self.http_port = 0
-
-    def _auto_create(self, template: Queue | StartupQueue | None) -> Queue | None:
-        if not self.settings.auto_create_queues:
-            return None
-        if isinstance(template, StartupQueue):
-            queue = copy.deepcopy(template.queue)
-            queue.state = template.state
-            return queue
-        if template is not None:
-            return copy.deepcopy(template)
-        project, location = self.settings.default_project, self.settings.default_location
-        return Queue(name=QueueName(project, location, "template"))  # the name is replaced
 
     @property
     def grpc_target(self) -> str:
@@ -218,57 +208,12 @@ class EmulatorServer:
         await asyncio.to_thread(load_http_side)
         from emulator.http import app as http_app
 
-        self._web = await http_app.start(self._http_app(v2, v2beta3, mixins))
+        self._web = await http_app.start(_http_app(self, v2, v2beta3, mixins))
         self._listener.attach_http(http_app.protocols(self._web))
         self._create_startup_queues()
         self.dispatcher.start()
         # Healthy (gRPC health SERVING, GET /healthz) once the start-up queues exist.
         await grpc_server.mark_serving(health)
-
-    def _http_app(
-        self,
-        v2: tables.MethodTable,
-        v2beta3: tables.MethodTable,
-        mixins: dict[str, tables.MethodTable],
-    ) -> web.Application:
-        """The HTTP port's app: REST (v2, v2beta3) on the gRPC port's tables, the Firebase
-        route, App Engine's location call, /metrics, the dashboard, the token routes and
-        the control endpoints. Its modules are loaded by `load_http_side` first."""
-        from emulator.http import app as http_app
-        from emulator.http import (
-            app_engine_admin,
-            control,
-            dashboard,
-            firebase,
-            metrics,
-            rest,
-            token,
-        )
-
-        settings = self.settings
-        board = dashboard.Dashboard(
-            self.store,
-            self.dispatcher,
-            self.control,
-            self.clock,
-            default_parent=f"projects/{settings.default_project}/locations/"
-            f"{settings.default_location}",
-            app_engine_url=settings.app_engine_host,
-            with_control=settings.control,
-        )
-        app = http_app.make_app(self.grpc_target, html_index=board.index)
-        token.add_to(app, self.authorizer)
-        control.add_to(app, self.control, enabled=settings.control)
-        dashboard.add_to(app, board)
-        common = {rpc: entry for table in mixins.values() for rpc, entry in table.items()}
-        buffer = {"BufferTask": (rest.BufferTaskRequest, self.tasks.buffer_task)}
-        for version, table in (("v2", v2), ("v2beta3", v2beta3)):
-            api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
-            rest.add_to(app, api, version)
-        firebase.add_to(app, firebase.FirebaseRoute(self.tasks, settings.firebase_function_url))
-        metrics.add_to(app, self.store, self.dispatcher)
-        app_engine_admin.add_to(app, settings.default_location)
-        return app
 
     def _create_startup_queues(self) -> None:
         """Each start-up queue, configured as given; a new one in its given state (one
@@ -319,6 +264,65 @@ class EmulatorServer:
                 async with asyncio.timeout(1):
                     await self._listener.wait_closed()
             self._listener = None
+
+
+def _auto_create(settings: Settings, template: Queue | StartupQueue | None) -> Queue | None:
+    """What --auto-create-queues creates a missing queue as (None: it is off)."""
+    if not settings.auto_create_queues:
+        return None
+    if isinstance(template, StartupQueue):
+        queue = copy.deepcopy(template.queue)
+        queue.state = template.state
+        return queue
+    if template is not None:
+        return copy.deepcopy(template)
+    project, location = settings.default_project, settings.default_location
+    return Queue(name=QueueName(project, location, "template"))  # the name is replaced
+
+
+def _http_app(
+    server: EmulatorServer,
+    v2: tables.MethodTable,
+    v2beta3: tables.MethodTable,
+    mixins: dict[str, tables.MethodTable],
+) -> web.Application:
+    """The HTTP port's app: REST (v2, v2beta3) on the gRPC port's tables, the Firebase
+    route, App Engine's location call, /metrics, the dashboard, the token routes and
+    the control endpoints. Its modules are loaded by `load_http_side` first."""
+    from emulator.http import app as http_app
+    from emulator.http import (
+        app_engine_admin,
+        control,
+        dashboard,
+        firebase,
+        metrics,
+        rest,
+        token,
+    )
+
+    settings = server.settings
+    board = dashboard.Dashboard(
+        server.store,
+        server.dispatcher,
+        server.control,
+        server.clock,
+        default_parent=f"projects/{settings.default_project}/locations/{settings.default_location}",
+        app_engine_url=settings.app_engine_host,
+        with_control=settings.control,
+    )
+    app = http_app.make_app(server.grpc_target, html_index=board.index)
+    token.add_to(app, server.authorizer)
+    control.add_to(app, server.control, enabled=settings.control)
+    dashboard.add_to(app, board)
+    common = {rpc: entry for table in mixins.values() for rpc, entry in table.items()}
+    buffer = {"BufferTask": (rest.BufferTaskRequest, server.tasks.buffer_task)}
+    for version, table in (("v2", v2), ("v2beta3", v2beta3)):
+        api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
+        rest.add_to(app, api, version)
+    firebase.add_to(app, firebase.FirebaseRoute(server.tasks, settings.firebase_function_url))
+    metrics.add_to(app, server.store, server.dispatcher)
+    app_engine_admin.add_to(app, settings.default_location)
+    return app
 
 
 def _bind_problem(host: str, port: int, flag: str) -> str:

@@ -41,17 +41,16 @@ ENTRY_POINTS = {
 
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 200
-# Past the limit on purpose, each with its reason (issue 19 splits them further).
+# Past the limit for now, each with its reason; remove an entry when its module shrinks.
 LONG_MODULES = {
-    "emulator/store/store.py": "the Store class: one lock around every change and its event",
-    "emulator/service/startup_queues.py": "three queue-file formats read by one set of rules",
+    "emulator/store/store.py": "every store operation, each announced as one Change; "
+    "reshaped when settling an attempt becomes one store operation (issue 19, item 3)",
 }
 LONG_CLASSES = {
-    "Store": "every change under one lock, announced once: split with the store's module",
-    "EmulatorServer": "the composition root: both ports' wiring in one place by design",
-    "Emulator": "the embedded API: one public method per documented operation",
+    "Store": "as its module, above",
+    "Emulator": "the embedded API: one public method per documented operation (docs/testing.md)",
     "CloudTasksService": "one short method per RPC of the CloudTasks service",
-    "Dispatcher": "the delivery loop, its fair share and its drain in one event loop",
+    "Dispatcher": "the delivery loop; narrowed when its read model moves out (issue 19, item 2)",
 }
 
 

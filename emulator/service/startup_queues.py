@@ -38,8 +38,8 @@ from google.protobuf import json_format
 
 from emulator.core import errors
 from emulator.core.errors import ConfigError, StartupError
-from emulator.core.settings import parse_duration
 from emulator.service import convert, pb
+from emulator.service.yaml_lines import Reader, load
 from emulator.store import validation
 from emulator.store.names import QueueName
 from emulator.store.records import AppEngineRouting, Queue, QueueState, RetryConfig
@@ -64,87 +64,6 @@ class StartupFile:
     template: StartupQueue | None = None
 
 
-# -- YAML with line numbers ---------------------------------------------------------------
-
-
-def _load(text: str, source: str) -> tuple[Any, dict[str, int]]:
-    """The document, and the line of every key path in it ("queues[0].rate_limits")."""
-    import yaml  # noqa: PLC0415  (only a --config file needs it: not on every start)
-
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        raise ConfigError(source, line, "YAML", str(getattr(error, "problem", error))) from None
-    lines: dict[str, int] = {}
-
-    def build(node: Any, path: str) -> Any:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            result = {}
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                child = f"{path}.{key}" if path else key
-                lines[child] = key_node.start_mark.line + 1
-                result[key] = build(value_node, child)
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [build(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
-        return (
-            yaml.safe_load(yaml.serialize(node))
-            if node.tag != "tag:yaml.org,2002:str"
-            else node.value
-        )
-
-    return (build(root, "") if root is not None else None), lines
-
-
-class _Reader:
-    def __init__(self, source: str, lines: dict[str, int]) -> None:
-        self.source, self.lines = source, lines
-
-    def fail(self, path: str, problem: str) -> ConfigError:
-        line = next(
-            (self.lines[p] for p in _ancestors(path) if p in self.lines),
-            None,
-        )
-        return ConfigError(self.source, line, path, problem)
-
-    def mapping(self, value: Any, path: str, allowed: set[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(path, "expected a mapping")
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            raise self.fail(
-                f"{path}.{unknown[0]}" if path else unknown[0],
-                f"unknown field (known: {', '.join(sorted(allowed))})",
-            )
-        return value
-
-    def duration(self, value: Any, path: str) -> timedelta:
-        try:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return parse_duration(str(value))
-        except ValueError:
-            raise self.fail(
-                path, f"not a duration: {value!r} (examples: 0.5s, 90s, 15m, 2h, 7d)"
-            ) from None
-
-    def number(self, value: Any, path: str, kind: type = float) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(path, f"not a number: {value!r}")
-        if kind is int and value != int(value):
-            raise self.fail(path, f"not a whole number: {value!r}")
-        return kind(value)
-
-
-def _ancestors(path: str) -> list[str]:
-    parts = re.split(r"\.(?![^\[]*\])", path)
-    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
-
-
 # -- our format ---------------------------------------------------------------------------
 
 _QUEUE_KEYS = {"name", "state", "rate_limits", "retry_config", "http_target",
@@ -154,7 +73,7 @@ _RETRY_KEYS = {*_RETRY_DURATIONS, "max_attempts", "max_doublings"}
 
 
 def _queue_from_ours(
-    raw: Any, path: str, reader: _Reader, project: str, location: str
+    raw: Any, path: str, reader: Reader, project: str, location: str
 ) -> StartupQueue:
     fields = dict(reader.mapping(raw, path, _QUEUE_KEYS))
     if "name" not in fields:
@@ -181,7 +100,7 @@ def _queue_from_ours(
     return StartupQueue(queue, state)
 
 
-def _queue_name(text: str, project: str, location: str, reader: _Reader, path: str) -> QueueName:
+def _queue_name(text: str, project: str, location: str, reader: Reader, path: str) -> QueueName:
     full = (
         text
         if text.startswith("projects/")
@@ -195,7 +114,7 @@ def _queue_name(text: str, project: str, location: str, reader: _Reader, path: s
         ) from None
 
 
-def _state(value: Any, reader: _Reader, path: str) -> QueueState:
+def _state(value: Any, reader: Reader, path: str) -> QueueState:
     try:
         state = QueueState[str(value).upper()]
     except KeyError:
@@ -205,7 +124,7 @@ def _state(value: Any, reader: _Reader, path: str) -> QueueState:
     return state
 
 
-def _converted(build: Any, reader: _Reader, path: str) -> Queue:
+def _converted(build: Any, reader: Reader, path: str) -> Queue:
     try:
         queue: Queue = build()
     except errors.ApiError as error:
@@ -213,7 +132,7 @@ def _converted(build: Any, reader: _Reader, path: str) -> Queue:
     return queue
 
 
-def _validate(queue: Queue, reader: _Reader, path: str) -> None:
+def _validate(queue: Queue, reader: Reader, path: str) -> None:
     try:
         validation.validate_queue(queue)
     except errors.ApiError as error:
@@ -229,7 +148,7 @@ _RETRY_PARAMETERS = {"task_retry_limit", "task_age_limit", "min_backoff_seconds"
 
 
 def _queue_from_app_engine(
-    raw: Any, path: str, reader: _Reader, project: str, location: str
+    raw: Any, path: str, reader: Reader, project: str, location: str
 ) -> StartupQueue:
     fields = reader.mapping(raw, path, _APP_ENGINE_KEYS)
     if "name" not in fields:
@@ -262,7 +181,7 @@ def _queue_from_app_engine(
     return StartupQueue(queue)
 
 
-def _retry_from_app_engine(raw: Any, path: str, reader: _Reader) -> RetryConfig:
+def _retry_from_app_engine(raw: Any, path: str, reader: Reader) -> RetryConfig:
     config = RetryConfig(max_attempts=-1)  # gcloud's default for queue.yaml queues
     if raw is None:
         return config
@@ -312,8 +231,8 @@ _TOP_KEYS = {"project", "location", "queues", "queue", "total_storage_limit",
 
 
 def read_text(text: str, *, source: str, project: str, location: str) -> StartupFile:
-    document, lines = _load(text, source)
-    reader = _Reader(source, lines)
+    document, lines = load(text, source)
+    reader = Reader(source, lines)
     if document is None:
         return StartupFile([])
     document = reader.mapping(document, "", _TOP_KEYS)
@@ -336,7 +255,7 @@ def read_text(text: str, *, source: str, project: str, location: str) -> Startup
 
 
 def _auto_create(
-    document: dict[str, Any], reader: _Reader, project: str, location: str
+    document: dict[str, Any], reader: Reader, project: str, location: str
 ) -> tuple[bool, StartupQueue | None]:
     """`auto_create_queues: true|false|{template: NAME}` and the `templates:` it names."""
     entries = document.get("templates", [])
@@ -402,7 +321,7 @@ def parse_flag(text: str, *, project: str, location: str, source: str = "--queue
             raw[field] = converted
         else:
             raw.setdefault(group, {})[field] = converted
-    return _queue_from_ours(raw, name, _Reader(source, {}), project, location)
+    return _queue_from_ours(raw, name, Reader(source, {}), project, location)
 
 
 def parse_flags(
