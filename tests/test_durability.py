@@ -231,6 +231,8 @@ def test_a_sigkill_at_any_step_of_a_settle_loses_nothing_and_keeps_the_name_rese
         name = f"{queue}/tasks/t"
         client.create_task(parent=queue, task={"name": name, "http_request": {"url": receiver.url}})
         assert process.wait(timeout=60) == -signal.SIGKILL
+        assert process.stderr is not None
+        assert "unknown variable" not in process.stderr.read()  # the hook is a known one
         channel.close()
     delivered = len(receiver.requests)
     assert delivered == (0 if step.startswith("dispatch/") else 1)
