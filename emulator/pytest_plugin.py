@@ -20,7 +20,7 @@ import pytest
 
 from emulator import autoconnect
 from emulator.core import limits
-from emulator.core.settings import DEFAULT_PROJECT, TEST_CLOCK
+from emulator.core.settings import DEFAULT_PROJECT, TEST_CLOCK, Settings
 
 if TYPE_CHECKING:
     from google.cloud import tasks_v2
@@ -37,6 +37,7 @@ _OPTIONS = {
     "http_port": ("0", "HTTP port of the test emulator; 0 picks a free one"),
     "project": (DEFAULT_PROJECT, "project of the queues cloud_tasks_queue creates"),
     "location": (limits.DEFAULT_LOCATION, "location of the queues cloud_tasks_queue creates"),
+    "app_engine_host": (Settings.app_engine_host, "where the test emulator sends App Engine tasks"),
 }
 
 
@@ -91,6 +92,7 @@ def _new_emulator(config: pytest.Config) -> Emulator:
         http_port=int(_option(config, "http_port")),
         project=_option(config, "project"),
         location=_option(config, "location"),
+        app_engine_host=_option(config, "app_engine_host"),
         auto_create_queues=bool(
             config.getoption("cloud_tasks_auto_create_queues")
             or config.getini("cloud_tasks_auto_create_queues")

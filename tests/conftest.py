@@ -2,9 +2,16 @@
 
 The session's emulator is the pytest plugin's `cloud_tasks_emulator` (virtual clock,
 reset before each test). The API suites take `client`, which runs each test twice: over
-gRPC and over REST (tests/delivery/ overrides it with the gRPC client alone). Tests that
-need other settings start an `Emulator` of their own (`start_emulator`, `client_of`).
-tests/unit/ tests the pure units directly, with no emulator.
+gRPC and over REST (tests/delivery/ overrides it with the gRPC client alone). The queue
+and task suites also run each test on both backends (`backend_emu`: in memory, and with
+a data directory). Tests that need other settings start an `Emulator` of their own
+(`start_emulator`, `client_of`). tests/unit/ tests the pure units directly, with no
+emulator.
+
+The test emulators send App Engine tasks to APP_ENGINE_NOWHERE, a port this session
+holds bound and never listens on: such a task is refused at once, whatever else runs
+on the machine (the plugin's `cloud_tasks_app_engine_host`; the product's default,
+127.0.0.1:8080, is unchanged).
 """
 
 from __future__ import annotations
@@ -21,15 +28,53 @@ from google.cloud import tasks_v2
 
 from emulator import Emulator
 
-from support import PARENT, Client, Receiver, connect, queue_path, require_node
+from support import (
+    APP_ENGINE_NOWHERE,
+    NOWHERE,
+    PARENT,
+    Client,
+    Receiver,
+    connect,
+    queue_path,
+    require_node,
+)
 
 pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("cloud_tasks_app_engine_host") is None:  # not given on the command line
+        config.option.cloud_tasks_app_engine_host = APP_ENGINE_NOWHERE
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    NOWHERE.close()
 
 
 @pytest.fixture
 def emu(cloud_tasks_emulator: Emulator) -> Emulator:
     """The session's emulator, reset for this test."""
     return cloud_tasks_emulator
+
+
+@pytest.fixture(scope="session")
+def data_dir_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """A session emulator as the plugin's, with a data directory (--data-dir)."""
+    data_dir = tmp_path_factory.mktemp("data-dir")
+    with Emulator(data_dir=str(data_dir), app_engine_host=APP_ENGINE_NOWHERE) as emulator:
+        yield emulator
+
+
+@pytest.fixture(params=["in-memory", "data-dir"])
+def backend_emu(request: pytest.FixtureRequest) -> Emulator:
+    """The session's emulator (in memory), then the one with a data directory, reset for
+    this test: a suite whose `emu` is this runs on both backends."""
+    if request.param == "in-memory":
+        emulator: Emulator = request.getfixturevalue("cloud_tasks_emulator")
+        return emulator
+    emulator = request.getfixturevalue("data_dir_emulator")
+    emulator.reset()
+    return emulator
 
 
 @pytest.fixture(params=["grpc", "rest"])
@@ -64,6 +109,7 @@ def start_emulator() -> Iterator[Callable[..., Emulator]]:
     with ExitStack() as stack:
 
         def start(**settings: Any) -> Emulator:
+            settings.setdefault("app_engine_host", APP_ENGINE_NOWHERE)
             return stack.enter_context(Emulator(**settings))
 
         yield start

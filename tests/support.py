@@ -36,6 +36,12 @@ LOCATION = "us-central1"
 PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
 TARGET_URL = "http://127.0.0.1:9/handler"  # discard port: nothing is dispatched here yet
 
+# The test emulators' App Engine target (see tests/conftest.py): a port bound for the
+# whole session and never listening, so nothing on the machine can answer there.
+NOWHERE = socket.socket()
+NOWHERE.bind(("127.0.0.1", 0))
+APP_ENGINE_NOWHERE = f"http://127.0.0.1:{NOWHERE.getsockname()[1]}"
+
 Client = tasks_v2.CloudTasksClient
 
 # Set by CI (.ci/run): a tool the tests need that is missing fails the test instead of

@@ -197,3 +197,94 @@ def test_a_data_directory_it_cannot_read_stops_the_start(
 def _set_format(path: Path, value: str) -> None:
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = ? WHERE key = 'format'", (value,))
+
+
+# -- a crash at each step of a settle (CLOUD_TASKS_EMULATOR_CRASH_AT, docs: datadir) -----
+# The data directory's crash hook kills the process with SIGKILL at a named step: after a
+# write of a transaction and before its commit, or just after the commit. Whatever the
+# step, the task is still there (its attempt is delivered again: at least once) or gone
+# with its name reserved, never gone with its name free.
+
+CRASHES = [
+    # (step, the target's answer, whether the settle was committed)
+    ("dispatch/put_task", 200, False),
+    ("dispatch/commit", 200, False),
+    ("settle/delete_tasks", 200, False),
+    ("settle/put_tombstones", 200, False),
+    ("settle/commit", 200, True),
+    ("settle/put_task", 500, False),  # a failed attempt, rescheduled
+    ("settle/commit", 500, True),
+]
+
+
+@pytest.mark.parametrize(("step", "status", "committed"), CRASHES, ids=str)
+def test_a_sigkill_at_any_step_of_a_settle_loses_nothing_and_keeps_the_name_reserved(
+    tmp_path: Path, receiver: Receiver, step: str, status: int, committed: bool
+) -> None:
+    receiver.status = status
+    with emulator_process(tmp_path, env={"CLOUD_TASKS_EMULATOR_CRASH_AT": step}) as (
+        process,
+        target,
+        _,
+    ):
+        client, channel = _client(target)
+        queue = _queue(client, "q")
+        name = f"{queue}/tasks/t"
+        client.create_task(parent=queue, task={"name": name, "http_request": {"url": receiver.url}})
+        assert process.wait(timeout=60) == -signal.SIGKILL
+        assert process.stderr is not None
+        assert "unknown variable" not in process.stderr.read()  # the hook is a known one
+        channel.close()
+    delivered = len(receiver.requests)
+    assert delivered == (0 if step.startswith("dispatch/") else 1)
+    receiver.status = 200
+    receiver.hold()  # an attempt after the restart stays in flight while we look
+    with emulator_process(tmp_path) as (_, target, http_url):
+        client, channel = _client(target)
+        if committed and status == 200:
+            with pytest.raises(exceptions.NotFound) as gone:
+                client.get_task(name=name)
+            assert gone.value.message == errors.TASK_TOMBSTONED
+        else:  # still there, with the outcomes that were committed
+            task = client.get_task(name=name)
+            assert task.response_count == (1 if committed else 0)
+        receiver.release()
+        requests.post(f"{http_url}/_emulator/wait-until-idle", json={"timeout": 30}, timeout=60)
+        with pytest.raises(exceptions.NotFound):
+            client.get_task(name=name)
+        with pytest.raises(exceptions.AlreadyExists):
+            client.create_task(
+                parent=queue, task={"name": name, "http_request": {"url": receiver.url}}
+            )
+        channel.close()
+    # At least once: delivered again unless its success was committed.
+    assert len(receiver.requests) == delivered + (0 if committed and status == 200 else 1)
+
+
+# -- another application's database is left byte for byte --------------------------------
+
+
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+def test_another_applications_database_is_refused_and_left_byte_for_byte(
+    tmp_path: Path, journal: str
+) -> None:
+    file = tmp_path / "state.sqlite3"
+    with sqlite3.connect(file) as db:
+        db.execute(f"PRAGMA journal_mode={journal}")
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+        db.executemany("INSERT INTO users (email) VALUES (?)", [("a@b.c",), ("d@e.f",)])
+    db.close()
+    before = file.read_bytes()
+    ports = ("--port", "0", "--http-port", "0")
+    result = subprocess.run(
+        [sys.executable, "-m", "emulator", *ports, "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "holds a database of another application" in result.stderr
+    assert "(state.sqlite3 has the tables users); it was left unchanged" in result.stderr
+    assert file.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["state.sqlite3"]  # no -wal, no -shm

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from support import Receiver
+
 SMALLEST = """
 def test_enqueue(cloud_tasks_client, cloud_tasks_queue, cloud_tasks_emulator):
     queue = cloud_tasks_queue("emails")
@@ -124,3 +126,27 @@ def test_queues_are_in_the_one_default_project(pytester: pytest.Pytester) -> Non
         """
     )
     _run(pytester).assert_outcomes(passed=1)
+
+
+def test_app_engine_tasks_go_where_the_option_says(pytester: pytest.Pytester) -> None:
+    """--cloud-tasks-app-engine-host (ini: cloud_tasks_app_engine_host), the emulator's
+    --app-engine-host; the default is the emulator's, http://127.0.0.1:8080."""
+    receiver = Receiver()
+    pytester.makepyfile(
+        test_app_engine="""
+        def test_sent(cloud_tasks_client, cloud_tasks_queue, cloud_tasks_emulator):
+            queue = cloud_tasks_queue("q")
+            task = {"app_engine_http_request": {"relative_uri": "/work"}}
+            cloud_tasks_client.create_task(parent=queue, task=task)
+            (attempt,) = cloud_tasks_emulator.wait_for_attempts(1)
+            assert attempt.status == 200
+        """
+    )
+    try:
+        _run(pytester, "--cloud-tasks-app-engine-host", receiver.url).assert_outcomes(passed=1)
+        assert [r["path"] for r in receiver.requests] == ["/work"]
+    finally:
+        receiver.close()
+    _run(pytester, "--help").stdout.fnmatch_lines(
+        ["*--cloud-tasks-app-engine-host*", "*App Engine tasks (default:", "*127.0.0.1:8080)"]
+    )

@@ -1,5 +1,5 @@
-"""Queue RPCs through the real client, over gRPC and REST: defaults, limits, masks, listing
-and errors."""
+"""Queue RPCs through the real client, over gRPC and REST, in memory and with a data
+directory: defaults, limits, masks, listing and errors."""
 
 from __future__ import annotations
 
@@ -26,6 +26,12 @@ from support import (
 )
 
 State = tasks_v2.Queue.State
+
+
+@pytest.fixture
+def emu(backend_emu: Emulator) -> Emulator:
+    """Each test runs on both backends: in memory and with a data directory."""
+    return backend_emu
 
 
 def _seconds(d: timedelta) -> float:

@@ -1,5 +1,5 @@
-"""Task RPCs through the real client, over gRPC and REST: names, dedup, views, validation
-and sizes."""
+"""Task RPCs through the real client, over gRPC and REST, in memory and with a data
+directory: names, dedup, views, validation and sizes."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ MAX_URL_LENGTH = 2083  # characters (the API's limit)
 MAX_TASK_SIZE = 1024 * 1024 - 7  # bytes of the stored Task message
 View = tasks_v2.Task.View
 Method = tasks_v2.HttpMethod
+
+
+@pytest.fixture
+def emu(backend_emu: Emulator) -> Emulator:
+    """Each test runs on both backends: in memory and with a data directory."""
+    return backend_emu
 
 
 def _name(queue: tasks_v2.Queue, task_id: str) -> str:

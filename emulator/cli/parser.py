@@ -205,12 +205,14 @@ QUEUES_ENV = ENV_PREFIX + "QUEUES"
 NO_CONTROL_ENV = ENV_PREFIX + "NO_CONTROL"
 AUTO_CREATE_QUEUES_ENV = ENV_PREFIX + "AUTO_CREATE_QUEUES"
 IN_CONTAINER_ENV = ENV_PREFIX + "IN_CONTAINER"  # read by emulator.dispatch.sender
+CRASH_AT_ENV = ENV_PREFIX + "CRASH_AT"  # the crash tests' hook, read by emulator.store.datadir
 _KNOWN_ENV = {
     EMULATOR_HOST_ENV,
     QUEUES_ENV,
     NO_CONTROL_ENV,
     AUTO_CREATE_QUEUES_ENV,
     IN_CONTAINER_ENV,
+    CRASH_AT_ENV,
     *(o.env for o in OPTIONS),
 }
 # Variables named after a flag whose variable has another name.

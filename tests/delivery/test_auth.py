@@ -15,7 +15,7 @@ from google.oauth2 import id_token
 
 from emulator import Emulator
 
-from support import Client, Receiver, fast_retries, make_queue
+from support import APP_ENGINE_NOWHERE, Client, Receiver, fast_retries, make_queue
 
 
 def bearer(request: dict[str, Any]) -> str:
@@ -171,6 +171,20 @@ def test_app_engine_task_goes_to_the_configured_host(
     assert second["headers"]["x-appengine-taskexecutioncount"] == "1"
     assert second["headers"]["x-appengine-taskpreviousresponse"] == "503"
     assert second["headers"]["x-appengine-taskretryreason"] == "App Error"
+
+
+def test_the_test_emulators_app_engine_target_is_a_port_nothing_listens_on(
+    emu: Emulator, client: Client
+) -> None:
+    """Not 127.0.0.1:8080, the product's default, where a machine may run anything: the
+    tests' App Engine target is refused whatever runs beside them (tests/conftest.py)."""
+    queue = make_queue(client, **fast_retries(max_attempts=1))
+    client.create_task(parent=queue.name, task={"app_engine_http_request": {"relative_uri": "/x"}})
+    (attempt,) = emu.wait_for_attempts(1)
+    assert attempt.url == f"{APP_ENGINE_NOWHERE}/x"
+    assert attempt.status is None
+    assert attempt.error is not None
+    assert "cannot connect" in attempt.error
 
 
 def test_app_engine_tasks_do_not_follow_redirects(app_engine: Emulator, receiver: Receiver) -> None:
