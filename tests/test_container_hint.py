@@ -9,16 +9,14 @@ file /.dockerenv would answer for them).
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 import requests
 
-from support import PARENT, grpc_client_of, queue_path
+from support import PARENT, emulator_process, grpc_client_of, queue_path
 
 HINT = "is the container itself"
 
@@ -30,25 +28,11 @@ def _refused_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _run(in_container: str, urls: list[str]) -> str:
+def _run(in_container: str, urls: list[str], data_dir: Path) -> str:
     """Run the CLI, deliver a task to each URL three times (all refused), stop it; its
     log."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUD_TASKS_EMULATOR")}
-    env["CLOUD_TASKS_EMULATOR_IN_CONTAINER"] = in_container
-    process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--http-port", "0", "--clock=virtual"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        assert process.stderr is not None
-        line = process.stdout.readline()
-        assert "ready" in line, line + process.stderr.read()
-        grpc_target = line.split(": gRPC ", 1)[1].split(",", 1)[0]
-        http_url = line.split(", HTTP ", 1)[1].split(". ", 1)[0]
+    env = {"CLOUD_TASKS_EMULATOR_IN_CONTAINER": in_container}
+    with emulator_process(data_dir, env=env) as (process, grpc_target, http_url):
         channel, client = grpc_client_of(grpc_target)
         queue = client.create_queue(
             parent=PARENT,
@@ -70,20 +54,16 @@ def _run(in_container: str, urls: list[str]) -> str:
         assert all(a["status"] is None and "cannot connect" in a["error"] for a in settled)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+        assert process.stderr is not None
         return process.stderr.read()
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        for stream in (process.stdout, process.stderr):
-            assert stream is not None
-            stream.close()
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
-def test_a_refused_loopback_task_in_a_container_logs_one_hint(host: str) -> None:
+def test_a_refused_loopback_task_in_a_container_logs_one_hint(host: str, tmp_path: Path) -> None:
     port = _refused_port()
-    logged = _run("1", [f"http://{host}:{port}/handler?secret=x", f"http://{host}:{port}/b"])
+    logged = _run(
+        "1", [f"http://{host}:{port}/handler?secret=x", f"http://{host}:{port}/b"], tmp_path
+    )
     hints = [line for line in logged.splitlines() if HINT in line]
     assert len(hints) == 1, logged  # once, across six refused attempts
     (hint,) = hints
@@ -97,7 +77,7 @@ def test_a_refused_loopback_task_in_a_container_logs_one_hint(host: str) -> None
     assert "unknown variable" not in logged  # CLOUD_TASKS_EMULATOR_IN_CONTAINER is known
 
 
-def test_no_hint_outside_a_container() -> None:
+def test_no_hint_outside_a_container(tmp_path: Path) -> None:
     port = _refused_port()
-    logged = _run("0", [f"http://127.0.0.1:{port}/handler"])
+    logged = _run("0", [f"http://127.0.0.1:{port}/handler"], tmp_path)
     assert HINT not in logged
