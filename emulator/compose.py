@@ -117,7 +117,7 @@ class EmulatorServer:
         self.dispatcher = Dispatcher(self.store, self.clock, delivery)
         self.control = Control(
             self.store,
-            self.dispatcher,
+            self.dispatcher.view,
             self.clock,
             self.reset,
             advance_grace=self.settings.advance_grace,
@@ -172,7 +172,7 @@ class EmulatorServer:
         )
         batch = BatchService(self.tasks)
         v2 = tables.cloud_tasks_methods(self.tasks, IamService(self.store), batch)
-        v2beta3 = V2beta3(v2, self.store, self.dispatcher.in_flight_count).methods(v2)
+        v2beta3 = V2beta3(v2, self.store, self.dispatcher.view.in_flight_count).methods(v2)
         mixins = tables.mixin_methods(
             batch, LocationsService(self.store, self.settings.default_location)
         )
@@ -241,12 +241,12 @@ class EmulatorServer:
             self._listener.close()  # no new connections; open ones are closed below
         rpcs = self._grpc.stop(min(grace, 1.0)) if self._grpc is not None else None
         if grace > 0:
-            in_flight = len(self.dispatcher.in_flight)
+            in_flight = self.dispatcher.view.in_flight_total()
             if in_flight:
                 log.info("stopping: up to %gs for %d attempt(s) in flight", grace, in_flight)
             settled = await self.dispatcher.drain(grace)
             if not settled:
-                left = len(self.dispatcher.in_flight)
+                left = self.dispatcher.view.in_flight_total()
                 log.warning("stopping: %d attempt(s) still in flight are abandoned", left)
         else:
             log.info("stopping")
@@ -303,7 +303,7 @@ def _http_app(
     settings = server.settings
     board = dashboard.Dashboard(
         server.store,
-        server.dispatcher,
+        server.dispatcher.view,
         server.control,
         server.clock,
         default_parent=f"projects/{settings.default_project}/locations/{settings.default_location}",
@@ -320,7 +320,7 @@ def _http_app(
         api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
         rest.add_to(app, api, version)
     firebase.add_to(app, firebase.FirebaseRoute(server.tasks, settings.firebase_function_url))
-    metrics.add_to(app, server.store, server.dispatcher)
+    metrics.add_to(app, server.store, server.dispatcher.view)
     app_engine_admin.add_to(app, settings.default_location)
     return app
 

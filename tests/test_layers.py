@@ -9,6 +9,7 @@ or class past its size, unless listed below with the reason.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ LONG_CLASSES = {
     "Store": "as its module, above",
     "Emulator": "the embedded API: one public method per documented operation (docs/testing.md)",
     "CloudTasksService": "one short method per RPC of the CloudTasks service",
-    "Dispatcher": "the delivery loop; narrowed when its read model moves out (issue 19, item 2)",
+    "Dispatcher": "the delivery loop, and the read model it provides (emulator.dispatch.view)",
 }
 
 
@@ -135,6 +136,50 @@ def test_there_is_no_import_cycle() -> None:
         if module not in state:
             visit(module, [module])
     assert not cycles, "import cycles:\n  " + "\n  ".join(cycles)
+
+
+# Outside emulator/dispatch/, delivery is read through emulator.dispatch.view only: the
+# dispatcher itself is imported by the composition root alone, and nothing reaches into
+# its state (a textual check: `<something>dispatcher.<its internals>`).
+DISPATCHER = "emulator.dispatch.dispatcher"
+DISPATCHER_USERS = {"emulator.compose"}
+DISPATCHER_INTERNALS = re.compile(
+    r"dispatcher\.(_\w+|in_flight|rate_limited|pending|changed|schedulers)\b"
+)
+
+
+def dispatcher_imports(graph: dict[str, set[str]]) -> list[str]:
+    return [
+        module
+        for module, targets in sorted(graph.items())
+        if DISPATCHER in targets
+        and not module.startswith("emulator.dispatch.")
+        and module not in DISPATCHER_USERS
+    ]
+
+
+def test_only_the_composition_root_imports_the_dispatcher() -> None:
+    wrong = dispatcher_imports(GRAPH)
+    assert not wrong, "read delivery through emulator.dispatch.view instead:\n  " + "\n  ".join(
+        wrong
+    )
+    assert dispatcher_imports({"emulator.service.control": {DISPATCHER}}) == [
+        "emulator.service.control"
+    ]
+    assert "emulator.dispatch.view" in GRAPH["emulator.service.control"]
+
+
+def test_nothing_outside_dispatch_reads_the_dispatchers_state() -> None:
+    wrong = [
+        f"{module}: {match.group(0)}"
+        for module, path in sorted(MODULES.items())
+        if not module.startswith("emulator.dispatch.")
+        for match in DISPATCHER_INTERNALS.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not wrong, "read delivery through Dispatcher.view instead:\n  " + "\n  ".join(wrong)
+    assert DISPATCHER_INTERNALS.search("len(self.dispatcher.in_flight)")
+    assert DISPATCHER_INTERNALS.search("server.dispatcher._dirty")
+    assert not DISPATCHER_INTERNALS.search("self.dispatcher.view.in_flight_total()")
 
 
 def test_the_layer_check_sees_a_wrong_import() -> None:

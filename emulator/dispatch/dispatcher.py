@@ -19,6 +19,7 @@ from datetime import datetime
 from emulator.core.clock import Clock, Timer, real_seconds
 from emulator.dispatch.attempt import Delivery
 from emulator.dispatch.scheduler import QueueScheduler
+from emulator.dispatch.view import AttemptInFlight, DeliveryView
 from emulator.store import Store
 from emulator.store.names import QueueName
 from emulator.store.records import AttemptSummary, Queue, QueueState, Task
@@ -37,7 +38,7 @@ MAX_UNSENT = 64
 
 
 @dataclass(slots=True)
-class InFlight:
+class _Flight:
     """An attempt under way: its queue's scheduler (the one that counted it), when it
     began (real seconds) and its deadline (clock)."""
 
@@ -56,8 +57,8 @@ class Dispatcher:
         self.clock = clock
         self.delivery = delivery
         self.schedulers: dict[QueueName, QueueScheduler] = {}
-        self.rate_limited: set[QueueName] = set()  # due tasks waiting for a token
-        self.in_flight: dict[asyncio.Task[None], InFlight] = {}
+        self._rate_limited: set[QueueName] = set()  # due tasks waiting for a token
+        self._in_flight: dict[asyncio.Task[None], _Flight] = {}
         self._busy_tasks: Counter[int] = Counter()  # attempts in flight, by id(task)
         self._dirty: dict[QueueName, None] = {}  # queues to look at next, in order
         self._unsent = 0  # attempts started and not yet sending
@@ -65,7 +66,8 @@ class Dispatcher:
         self._held: dict[QueueName, bool] = {}
         self._timers: dict[QueueName, Timer] = {}
         self._wakeup = asyncio.Event()
-        self.changed = asyncio.Event()  # set after every pass and attempt (idle waiters)
+        # Set, then replaced, after every pass and attempt: what `wait_for_change` waits on.
+        self._changed = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         store.subscribe(self._on_change)  # ignored until start(), which reads the store
 
@@ -90,7 +92,7 @@ class Dispatcher:
         self._timers.clear()
         self.schedulers.clear()
         self._dirty.clear()
-        self.rate_limited.clear()
+        self._rate_limited.clear()
         self._held.clear()
         await self.delivery.sender.close()
 
@@ -102,7 +104,7 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
-        attempts = list(self.in_flight)
+        attempts = list(self._in_flight)
         if not attempts:
             return True
         _, pending = await asyncio.wait(attempts, timeout=timeout)
@@ -111,7 +113,7 @@ class Dispatcher:
     def abandon(self) -> list[asyncio.Task[None]]:
         """Cancel every attempt in flight (reset, stop): their outcomes are not wanted.
         Returns them, for a caller that wants to wait until they are gone."""
-        attempts = list(self.in_flight)
+        attempts = list(self._in_flight)
         for attempt in attempts:
             attempt.cancel()
         return attempts
@@ -122,14 +124,14 @@ class Dispatcher:
         if self._loop_task is None:
             return
         if change.removed:  # its heap entry goes stale: nothing new to dispatch
-            if change.queue in self.rate_limited:
+            if change.queue in self._rate_limited:
                 self._mark(change.queue)  # it may have been what waited for a token
             return
         name = change.queue
         queue = self.store.find_queue(name)
         if queue is None:
             self.schedulers.pop(name, None)
-            self.rate_limited.discard(name)
+            self._rate_limited.discard(name)
             timer = self._timers.pop(name, None)
             if timer is not None:
                 timer.cancel()
@@ -152,7 +154,7 @@ class Dispatcher:
         """Whether a task due at `due` needs a pass before the one already coming."""
         if queue.state != QueueState.RUNNING or name in self._dirty:
             return False  # held until resumed; or a pass is coming anyway
-        if name in self.rate_limited:
+        if name in self._rate_limited:
             return False  # the next token's timer passes again
         timer = self._timers.get(name)
         return timer is None or due < timer.when
@@ -175,7 +177,7 @@ class Dispatcher:
                     self._pass(name, max(share, 0))
                 except Exception:  # one queue's bug must not stop every queue
                     log.exception("dispatching queue %s failed", name)
-            self.changed.set()
+            self._announce_change()
 
     def _pass(self, name: QueueName, room: int) -> None:
         """Start what the queue's scheduler allows now, at most `room`; wake again when it
@@ -185,7 +187,7 @@ class Dispatcher:
         old = self._timers.pop(name, None)
         if old is not None:
             old.cancel()
-        self.rate_limited.discard(name)
+        self._rate_limited.discard(name)
         if queue is None or scheduler is None or queue.state != QueueState.RUNNING:
             return
         if len(scheduler) > 2 * self.store.task_count(name) + 64:
@@ -196,7 +198,7 @@ class Dispatcher:
         if len(decision.start) == room:  # look again when attempts begin sending
             self._held[name] = self._held.get(name, False) or room > 0
         if decision.rate_limited:
-            self.rate_limited.add(name)
+            self._rate_limited.add(name)
         if decision.next_at is not None:
             self._timers[name] = self.clock.call_at(decision.next_at, lambda: self._mark(name))
 
@@ -214,14 +216,14 @@ class Dispatcher:
         summary = self.store.record_dispatch(task, now)
         self._busy_tasks[id(task)] += 1
         deadline = now + task.dispatch_deadline
-        entry = InFlight(queue.name, scheduler, task, real_seconds(), deadline)
+        entry = _Flight(queue.name, scheduler, task, real_seconds(), deadline)
         self._unsent += 1
         attempt = asyncio.create_task(self._attempt(entry, queue, summary, forced))
-        self.in_flight[attempt] = entry
+        self._in_flight[attempt] = entry
         attempt.add_done_callback(self._finished)
 
     async def _attempt(
-        self, entry: InFlight, queue: Queue, summary: AttemptSummary, forced: bool
+        self, entry: _Flight, queue: Queue, summary: AttemptSummary, forced: bool
     ) -> None:
         task = entry.task
         self._sending(entry)
@@ -232,7 +234,7 @@ class Dispatcher:
         # Released first: the task a failure reschedules is no longer in flight.
         self.delivery.settle(task, summary, sent, forced=forced)
 
-    def _sending(self, entry: InFlight) -> None:
+    def _sending(self, entry: _Flight) -> None:
         """An attempt begins (or ends before it could): held-back queues may start more."""
         if entry.sending:
             return
@@ -243,7 +245,7 @@ class Dispatcher:
             for name in sorted(held, key=held.__getitem__):  # those that got none first
                 self._mark(name)
 
-    def _release(self, entry: InFlight) -> None:
+    def _release(self, entry: _Flight) -> None:
         """The attempt's task and its slot of the concurrency cap are free (once)."""
         if entry.released:
             return
@@ -257,24 +259,48 @@ class Dispatcher:
             self._mark(entry.queue)
 
     def _finished(self, attempt: asyncio.Task[None]) -> None:
-        entry = self.in_flight.pop(attempt)
+        entry = self._in_flight.pop(attempt)
         self._sending(entry)  # an attempt cancelled before it ran never counted itself
         self._release(entry)  # an attempt cancelled before it ran never released itself
-        self.changed.set()
+        self._announce_change()
 
-    # -- what the control operations and the v2beta3 stats read ------------------------------
+    def _announce_change(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()  # wakes every waiter; none can clear it for the others
+
+    # -- the read model (emulator.dispatch.view) -------------------------------------------
+
+    @property
+    def view(self) -> DeliveryView:
+        """What the rest of the emulator may read of delivery."""
+        return self
+
+    def in_flight_total(self) -> int:
+        return len(self._in_flight)
 
     def in_flight_count(self, queue: QueueName) -> int:
-        return sum(1 for entry in self.in_flight.values() if entry.queue == queue)
+        return sum(1 for entry in self._in_flight.values() if entry.queue == queue)
 
     def is_in_flight(self, task: Task) -> bool:
-        """Whether an attempt of `task` is under way."""
         return self._busy_tasks.get(id(task), 0) > 0
 
     def in_flight_by_queue(self) -> Counter[QueueName]:
-        """Attempts in flight, by queue (a queue with none counts 0)."""
-        return Counter(entry.queue for entry in self.in_flight.values())
+        return Counter(entry.queue for entry in self._in_flight.values())
 
-    def pending(self) -> list[str]:
-        """Changes not yet looked at (a pass is due)."""
-        return [f"queue {name.queue} has changes to look at" for name in sorted(self._dirty)]
+    def attempts_in_flight(self) -> list[AttemptInFlight]:
+        return [AttemptInFlight(e.queue, e.started, e.deadline) for e in self._in_flight.values()]
+
+    def queues_to_look_at(self) -> list[QueueName]:
+        return sorted(self._dirty)
+
+    def rate_limited_queues(self) -> list[QueueName]:
+        return sorted(self._rate_limited)
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        changed = self._changed
+        try:
+            async with asyncio.timeout(max(timeout, 0)):
+                await changed.wait()
+        except TimeoutError:
+            return False
+        return True

@@ -1,7 +1,7 @@
 """`GET /metrics`: what the emulator does, per queue, in the Prometheus text format.
 
 Nothing is counted here: the store keeps each queue's counters and histograms
-(`emulator.store.stats`) and the dispatcher knows what is in flight; a scrape reads them.
+(`emulator.store.stats`) and the delivery view says what is in flight; a scrape reads them.
 `prometheus-client` writes the exposition (text, or OpenMetrics when asked) and is
 imported on the first scrape, not at start.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator.core.version import __version__
-from emulator.dispatch.dispatcher import Dispatcher
+from emulator.dispatch.view import DeliveryView
 from emulator.store import Store
 from emulator.store.names import QueueName
 
@@ -34,8 +34,8 @@ COUNTERS = (
 class QueueCollector:
     """A prometheus-client collector reading the store and the dispatcher at each scrape."""
 
-    def __init__(self, store: Store, dispatcher: Dispatcher) -> None:
-        self.store, self.dispatcher = store, dispatcher
+    def __init__(self, store: Store, delivery: DeliveryView) -> None:
+        self.store, self.delivery = store, delivery
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import (
@@ -48,7 +48,7 @@ class QueueCollector:
         info.add_metric([__version__], 1)
         yield info
         names = sorted(self.store.queue_names(), key=str)
-        in_flight = self.dispatcher.in_flight_by_queue()
+        in_flight = self.delivery.in_flight_by_queue()
         counters = {
             key: CounterMetricFamily(f"{PREFIX}_{name}", text, labels=LABELS)
             for name, text, key in COUNTERS
@@ -86,7 +86,7 @@ def _labels(name: QueueName) -> list[str]:
     return [name.project, name.location, name.queue]
 
 
-def add_to(app: web.Application, store: Store, dispatcher: Dispatcher) -> None:
+def add_to(app: web.Application, store: Store, delivery: DeliveryView) -> None:
     registry: Any = None
 
     async def scrape(request: web.Request) -> web.Response:
@@ -96,7 +96,7 @@ def add_to(app: web.Application, store: Store, dispatcher: Dispatcher) -> None:
 
         if registry is None:
             registry = CollectorRegistry(auto_describe=False)
-            registry.register(QueueCollector(store, dispatcher))
+            registry.register(QueueCollector(store, delivery))
             ProcessCollector(registry=registry)  # memory, CPU, open files of this process
         encode, content_type = choose_encoder(request.headers.get("Accept", ""))
         response = web.Response(body=encode(registry))

@@ -12,16 +12,14 @@ has not answered by then is taken to hang, and the clock may pass its deadline.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from emulator.core import errors, limits
 from emulator.core.clock import Clock, VirtualClock, real_seconds, rfc3339, yield_to_loop
-from emulator.dispatch.dispatcher import Dispatcher
+from emulator.dispatch.view import DeliveryView
 from emulator.store import Store
 from emulator.store.records import Attempt
 
@@ -34,13 +32,13 @@ class Control:
     def __init__(
         self,
         store: Store,
-        dispatcher: Dispatcher,
+        delivery: DeliveryView,
         clock: Clock,
         reset: Callable[[], None],
         *,
         advance_grace: float = DEFAULT_ADVANCE_GRACE,
     ) -> None:
-        self.store, self.dispatcher, self.clock = store, dispatcher, clock
+        self.store, self.delivery, self.clock = store, delivery, clock
         self._reset = reset
         self.advance_grace = advance_grace
 
@@ -54,12 +52,14 @@ class Control:
         flight. While advancing, what waits for a time the clock will step to does not
         count: tasks held by a rate limit, attempts past the grace before their deadline.
         """
-        dispatcher, now = self.dispatcher, self.clock.now()
-        reasons = dispatcher.pending()
+        delivery, now = self.delivery, self.clock.now()
+        reasons = [
+            f"queue {name.queue} has changes to look at" for name in delivery.queues_to_look_at()
+        ]
         grace_start = real_seconds() - self.advance_grace
         busy = [
             entry
-            for entry in dispatcher.in_flight.values()
+            for entry in delivery.attempts_in_flight()
             if not advancing or entry.started > grace_start or entry.deadline <= now
         ]
         if busy:
@@ -71,7 +71,7 @@ class Control:
         else:
             reasons += [
                 f"queue {name.queue} has due tasks waiting for its rate limit"
-                for name in sorted(dispatcher.rate_limited)
+                for name in delivery.rate_limited_queues()
             ]
         return reasons
 
@@ -79,20 +79,16 @@ class Control:
         """Until `done()`, looking again after every dispatcher pass and attempt, and when
         an attempt's grace ends; TimeoutError naming what is busy after `timeout`."""
         end = real_seconds() + timeout
-        changed = self.dispatcher.changed
         while not done():
-            changed.clear()
             remaining = end - real_seconds()
             if remaining <= 0:
                 busy = "; ".join(self.busy()) or "idle"
                 raise TimeoutError(f"{what} not reached within {timeout:g}s: {busy}")
-            graces = [e.started + self.advance_grace for e in self.dispatcher.in_flight.values()]
+            graces = [e.started + self.advance_grace for e in self.delivery.attempts_in_flight()]
             grace_end = min((g for g in graces if g > real_seconds()), default=None)
             if grace_end is not None:
                 remaining = min(remaining, grace_end - real_seconds() + 0.001)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await changed.wait()
+            await self.delivery.wait_for_change(remaining)
 
     async def wait_until_idle(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
         """Until no task is due now and no attempt is in flight (future tasks don't count)."""

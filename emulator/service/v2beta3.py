@@ -39,7 +39,7 @@ BetaQueue: Any = beta_queue.Queue.pb()
 BetaTask: Any = beta_task.Task.pb()
 
 BetaQueueStats: Any = beta_queue.QueueStats.pb()
-InFlight = Callable[[QueueName], int]  # attempts in flight of a queue
+InFlightCount = Callable[[QueueName], int]  # attempts in flight of a queue
 
 
 def request_types() -> dict[str, Any]:
@@ -59,7 +59,7 @@ def _seconds(td: timedelta) -> str:
     return f"{int(td.total_seconds())}s"
 
 
-def queue_stats(store: Store, in_flight: InFlight, name: QueueName) -> dict[str, Any]:
+def queue_stats(store: Store, in_flight: InFlightCount, name: QueueName) -> dict[str, Any]:
     """Queue.stats as proto3 JSON, built from the QueueStats message. The emulator's
     choices: attempts answered in the last minute, the configured rate as the effective
     one (see docs/behaviour.md, "Behaviour notes")."""
@@ -126,7 +126,7 @@ class V2beta3:
         self,
         v2_table: dict[str, tuple[Any, Callable[[Any], Any]]],
         store: Store,
-        in_flight: InFlight,
+        in_flight: InFlightCount,
     ) -> None:
         self.v2 = {rpc: method for rpc, (_, method) in v2_table.items()}
         self.v2_types = {rpc: request_type for rpc, (request_type, _) in v2_table.items()}

@@ -23,7 +23,7 @@ from aiohttp import web
 from emulator.core import errors
 from emulator.core.clock import Clock, VirtualClock, pace
 from emulator.core.version import __version__
-from emulator.dispatch.dispatcher import Dispatcher
+from emulator.dispatch.view import DeliveryView
 from emulator.http.dashboard import views
 from emulator.service.control import Control
 from emulator.store import Store
@@ -46,7 +46,7 @@ SECURITY_HEADERS = {
 @dataclass
 class Dashboard:
     store: Store
-    dispatcher: Dispatcher
+    delivery: DeliveryView
     control: Control
     clock: Clock
     default_parent: str
@@ -110,7 +110,7 @@ class Dashboard:
     # -- pages -----------------------------------------------------------------------------
 
     async def index(self, request: web.Request) -> web.Response:
-        rows = views.queue_rows(self.store, self.dispatcher, self.clock.now())
+        rows = views.queue_rows(self.store, self.delivery, self.clock.now())
         return self._render(request, "queues.html", rows=rows, default_parent=self.default_parent)
 
     async def queue(self, request: web.Request) -> web.Response:
@@ -123,7 +123,7 @@ class Dashboard:
         size = _int(query.get("size"), 50)
         view = views.queue_page(
             self.store,
-            self.dispatcher,
+            self.delivery,
             name,
             self.clock.now(),
             filter_=filter_ if filter_ in views.FILTERS else "all",
@@ -158,7 +158,7 @@ class Dashboard:
         attempts = self.control.attempts(str(name), request.match_info["task"])
         view = views.task_detail(
             self.store,
-            self.dispatcher,
+            self.delivery,
             task_name,
             attempts,
             self.clock.now(),

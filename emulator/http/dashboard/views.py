@@ -1,4 +1,4 @@
-"""What the dashboard shows, read from the store and the dispatcher: plain data for the
+"""What the dashboard shows, read from the store and the delivery view: plain data for the
 templates. Nothing here changes anything (the pages act through the API) or writes HTML.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from emulator.dispatch import backoff, request
-from emulator.dispatch.dispatcher import Dispatcher
+from emulator.dispatch.view import DeliveryView
 from emulator.store import Store
 from emulator.store.names import QueueName, TaskName
 from emulator.store.records import (
@@ -107,9 +107,9 @@ def _row(store: Store, name: QueueName, in_flight: int, now: datetime) -> QueueR
     )
 
 
-def queue_rows(store: Store, dispatcher: Dispatcher, now: datetime) -> list[QueueRow]:
+def queue_rows(store: Store, delivery: DeliveryView, now: datetime) -> list[QueueRow]:
     """Every queue, by name."""
-    in_flight = dispatcher.in_flight_by_queue()
+    in_flight = delivery.in_flight_by_queue()
     names = sorted(store.queue_names(), key=str)
     return [_row(store, name, in_flight[name], now) for name in names]
 
@@ -156,7 +156,7 @@ class QueuePage:
 
 def queue_page(
     store: Store,
-    dispatcher: Dispatcher,
+    delivery: DeliveryView,
     name: QueueName,
     now: datetime,
     *,
@@ -168,7 +168,7 @@ def queue_page(
 ) -> QueuePage:
     """One page of a queue's tasks, filtered by state and by a part of the task id, in
     creation order or next attempt first: at most one pass over the queue's tasks."""
-    row = _row(store, name, dispatcher.in_flight_by_queue()[name], now)
+    row = _row(store, name, delivery.in_flight_by_queue()[name], now)
     tasks: Iterable[Task] = store.list_tasks(name)
     if filter_ == "all" and not search:
         matching = row.tasks
@@ -177,7 +177,7 @@ def queue_page(
             t
             for t in tasks
             if search in t.name.task
-            and (filter_ == "all" or task_state(t, dispatcher.is_in_flight(t), now) == filter_)
+            and (filter_ == "all" or task_state(t, delivery.is_in_flight(t), now) == filter_)
         ]
         matching = len(tasks)
     pages = max(1, -(-matching // size))
@@ -189,8 +189,7 @@ def queue_page(
     else:
         chosen = list(itertools.islice(tasks, offset, offset + size))
     rows = [
-        TaskRow(t, task_path(t.name), task_state(t, dispatcher.is_in_flight(t), now))
-        for t in chosen
+        TaskRow(t, task_path(t.name), task_state(t, delivery.is_in_flight(t), now)) for t in chosen
     ]
     return QueuePage(
         row=row,
@@ -303,7 +302,7 @@ class TaskDetail:
 
 def task_detail(
     store: Store,
-    dispatcher: Dispatcher,
+    delivery: DeliveryView,
     name: TaskName,
     attempts: list[Attempt],
     now: datetime,
@@ -326,7 +325,7 @@ def task_detail(
     )
     first = task.first_attempt.dispatch_time if task.first_attempt else None
     detail.task = task
-    detail.state = task_state(task, dispatcher.is_in_flight(task), now)
+    detail.state = task_state(task, delivery.is_in_flight(task), now)
     detail.target_kind = "App Engine" if isinstance(task.request, AppEngineHttpRequest) else "HTTP"
     detail.request = outgoing
     detail.body = body_preview(outgoing.body)
