@@ -14,9 +14,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
+from typing import Any
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from emulator.core import errors, limits
@@ -97,9 +97,11 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     return web.json_response(body, status=status)
 
 
-class _JsonErrorsHandler(RequestHandler):
-    """aiohttp's connection handler, with its protocol-level errors (a malformed request
-    line or header, a header too long) answered in the JSON envelope instead of text."""
+class _JsonErrorsHandler(web.RequestHandler):
+    """aiohttp's connection handler (`aiohttp.web.RequestHandler`, which it exports), with
+    its protocol-level errors (a malformed request line or header, a header too long, a
+    broken chunk) answered in the JSON envelope instead of text: `handle_error` is the
+    method aiohttp calls for them."""
 
     __slots__ = ()
 
@@ -127,17 +129,6 @@ class _JsonErrorsHandler(RequestHandler):
         response = web.json_response(body, status=status)
         response.force_close()
         return response
-
-
-def json_error_protocols(server: web.Server) -> Callable[[], asyncio.Protocol]:
-    """A protocol factory like `server` whose connections answer errors in JSON."""
-
-    def protocol() -> asyncio.Protocol:
-        handler = server()
-        handler.__class__ = _JsonErrorsHandler  # same slots: a safe class swap
-        return handler
-
-    return protocol
 
 
 async def _index(request: web.Request) -> web.StreamResponse:
@@ -194,14 +185,21 @@ def make_app(grpc_target: str, *, html_index: Handler | None = None) -> web.Appl
     return app
 
 
+# What every connection handler is made with: the runner's server, and the handlers the
+# shared port makes (`protocols`).
+_HANDLER_ARGS: dict[str, Any] = {"access_log": None}
+
+
 async def start(app: web.Application) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    runner = web.AppRunner(app, shutdown_timeout=1.0, **_HANDLER_ARGS)
     await runner.setup()
     return runner
 
 
 def protocols(runner: web.AppRunner) -> Callable[[], asyncio.Protocol]:
-    """aiohttp's protocol factory for the connections the shared port hands it."""
+    """The protocol factory for the connections the shared port hands to aiohttp: what
+    `runner.server` makes, as `_JsonErrorsHandler`, which answers errors in JSON."""
     server = runner.server
     assert server is not None  # set by runner.setup()
-    return json_error_protocols(server)
+    loop = asyncio.get_running_loop()
+    return lambda: _JsonErrorsHandler(server, loop=loop, **_HANDLER_ARGS)

@@ -19,6 +19,7 @@ A repeated task id is 409 ALREADY_EXISTS, which both SDKs report as "task alread
 from __future__ import annotations
 
 from aiohttp import web
+from google.protobuf import json_format
 
 from emulator.http import rest_json
 from emulator.service import pb
@@ -52,7 +53,7 @@ class FirebaseRoute:
                 project=queue.project, location=queue.location, queue=queue.queue
             )
         self.tasks.ensure_queue(queue)
-        created = rest_json.to_json(self.tasks.create_task(create))
+        created = json_format.MessageToDict(self.tasks.create_task(create))
         created["name"] = "/" + created["name"]
         return web.json_response({"task": created})
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from google.protobuf import json_format
 
 from emulator.core import errors
 from emulator.http import rest_json
@@ -205,8 +206,8 @@ class RestApi:
         if inspect.isawaitable(response):
             response = await response
         if hasattr(response, "DESCRIPTOR"):
-            return web.json_response(rest_json.to_json(response))
-        return web.json_response({"task": rest_json.to_json(response.task)})
+            return web.json_response(json_format.MessageToDict(response))
+        return web.json_response({"task": json_format.MessageToDict(response.task)})
 
 
 def add_to(app: web.Application, api: RestApi, *versions: str) -> None:

@@ -1,5 +1,6 @@
-"""`emulator.http.rest_json`: the REST surface's own proto3 JSON reader and writer, held
-to `google.protobuf.json_format` on random messages of every type the API speaks."""
+"""`emulator.http.rest_json`: the REST surface's own proto3 JSON reader, held to
+`google.protobuf.json_format` on random messages of every type the API speaks: it reads
+back what `MessageToDict` (the REST surface's writer) writes."""
 
 from __future__ import annotations
 
@@ -101,13 +102,11 @@ def _fill(message: Any, data: st.DataObject, depth: int) -> None:
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(kind=st.sampled_from(MESSAGES), data=st.data())
-def test_to_json_writes_what_json_format_writes(kind: Any, data: st.DataObject) -> None:
+def test_reads_back_what_json_format_writes(kind: Any, data: st.DataObject) -> None:
     message = kind()
     _fill(message, data, 0)
-    expected = json_format.MessageToDict(message)
-    assert rest_json.to_json(message) == expected
     parsed = kind()
-    rest_json.parse(expected, parsed)  # and reads it back
+    rest_json.parse(json_format.MessageToDict(message), parsed)
     assert parsed == message
 
 
@@ -136,7 +135,6 @@ def test_special_floats_and_big_integers() -> None:
     queue = pb.Queue()
     rest_json.parse({"rateLimits": {"maxDispatchesPerSecond": "Infinity"}}, queue)
     assert math.isinf(queue.rate_limits.max_dispatches_per_second)
-    assert rest_json.to_json(queue) == json_format.MessageToDict(queue)
     override = pb.UriOverride()
     rest_json.parse({"port": "8080"}, override)
-    assert rest_json.to_json(override) == {"port": "8080"}
+    assert override.port == 8080
