@@ -33,16 +33,6 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(m["value"]) * _UNITS[m["unit"] or "s"])
 
 
-def split_host_port(text: str) -> tuple[str, int]:
-    """'localhost:8124', '10.0.0.2:8124', '[::1]:8124' -> (host, port)."""
-    if "//" in text:
-        raise ValueError(f'"{text}" must be host:port, without a scheme (e.g. 127.0.0.1:8124)')
-    host, sep, port = text.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
-        raise ValueError(f'"{text}" is not host:port (e.g. 127.0.0.1:8124)')
-    return host.removeprefix("[").removesuffix("]"), int(port)
-
-
 def listen_host_for(host: str) -> str:
     """Where to listen so that clients using `host` reach us: a loopback name or an IP
     address as it is; any other name (a compose service, say) on every interface."""
