@@ -143,7 +143,7 @@ class Dispatcher:
             scheduler.configure(queue.rate_limits, self.clock.now())
         if change.run_now and change.task is not None:
             scheduler.started()  # RunTask counts toward in-flight, never held back by it
-            self._start(change.task, queue, scheduler, forced=True)
+            self._start(change.task, queue, scheduler, self.clock.now(), forced=True)
         elif change.task is not None:
             scheduler.push(change.task)
             if not self._sooner(name, queue, change.task.schedule_time):
@@ -192,9 +192,13 @@ class Dispatcher:
             return
         if len(scheduler) > 2 * self.store.task_count(name) + 64:
             scheduler.compact(self._valid)  # entries of deleted or moved tasks pile up
-        decision = scheduler.take(self.clock.now(), self._valid, limit=room)
+        # One reading of the clock: an attempt's dispatch time is the time its token was
+        # taken (a second reading, later by however long the pass takes, would let the
+        # recorded times of two dispatches stand closer than the rate allows).
+        now = self.clock.now()
+        decision = scheduler.take(now, self._valid, limit=room)
         for task in decision.start:
-            self._start(task, queue, scheduler, forced=False)
+            self._start(task, queue, scheduler, now, forced=False)
         if len(decision.start) == room:  # look again when attempts begin sending
             self._held[name] = self._held.get(name, False) or room > 0
         if decision.rate_limited:
@@ -211,8 +215,9 @@ class Dispatcher:
 
     # -- attempts ------------------------------------------------------------------------
 
-    def _start(self, task: Task, queue: Queue, scheduler: QueueScheduler, *, forced: bool) -> None:
-        now = self.clock.now()
+    def _start(
+        self, task: Task, queue: Queue, scheduler: QueueScheduler, now: datetime, *, forced: bool
+    ) -> None:
         summary = self.store.record_dispatch(task, now)
         self._busy_tasks[id(task)] += 1
         deadline = now + task.dispatch_deadline
