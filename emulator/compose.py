@@ -27,8 +27,8 @@ from emulator.core import limits
 from emulator.core.clock import Clock, RealClock, VirtualClock, utc_now
 from emulator.core.errors import StartupError
 from emulator.core.settings import Settings, bracketed, connect_host
-from emulator.dispatch.attempt import Delivery
 from emulator.dispatch.authorization import Authorizer
+from emulator.dispatch.delivery import Delivery
 from emulator.dispatch.dispatcher import Dispatcher
 from emulator.dispatch.sender import Sender
 from emulator.grpc import control as control_grpc

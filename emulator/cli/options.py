@@ -8,10 +8,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from emulator.core import logs
-from emulator.core.settings import (
-    ENV_PREFIX,
-    parse_duration,
-)
+from emulator.core.durations import parse_duration
+from emulator.core.settings import ENV_PREFIX
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ def _base_url(text: str) -> str:
     return text.rstrip("/")
 
 
-def _seconds(text: str) -> float:
+def _up_to_an_hour(text: str) -> float:
     value = parse_duration(text).total_seconds()
     if value > 3600:
         raise ValueError(f"at most an hour: {text}")
@@ -168,14 +166,14 @@ OPTIONS = [
     ),
     Option(
         "--advance-grace",
-        _seconds,
+        _up_to_an_hour,
         "real seconds /_emulator/advance lets an attempt in flight be answered before the "
         "virtual clock may pass its deadline",
         "SECONDS",
     ),
     Option(
         "--shutdown-grace",
-        _seconds,
+        _up_to_an_hour,
         "on SIGTERM or SIGINT, how long attempts in flight may take to finish before the "
         "emulator exits (a second signal exits at once)",
         "SECONDS",

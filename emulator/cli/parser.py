@@ -15,6 +15,7 @@ from typing import Any
 
 from emulator import autoconnect
 from emulator.cli.options import ENV_INIT_OPTIONS, OPTIONS, Option
+from emulator.core.durations import format_duration
 from emulator.core.settings import (
     EMULATOR_HOST_ENV,
     ENV_PREFIX,
@@ -50,14 +51,6 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _duration_text(seconds: float) -> str:
-    """3600 -> '1h', 0.2 -> '0.2s': a default as the flags take it."""
-    for unit, suffix in ((86400, "d"), (3600, "h"), (60, "m")):
-        if seconds and seconds % unit == 0:
-            return f"{seconds / unit:g}{suffix}"
-    return f"{seconds:g}s"
-
-
 def _add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
     defaults = Settings()
     for option in options:
@@ -66,7 +59,7 @@ def _add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> 
             value = getattr(defaults, option.dest)
             if isinstance(value, timedelta):
                 value = value.total_seconds()
-            shown = _duration_text(value) if isinstance(value, float) else str(value)
+            shown = format_duration(value, compact=True) if isinstance(value, float) else str(value)
         where = f"default: {shown}; env: {option.env}" if shown else f"env: {option.env}"
         parser.add_argument(
             option.flag,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -19,18 +18,6 @@ TEST_CLOCK = "virtual"
 # REST, gRPC and the Firebase task-queue route (the meaning the Firebase SDKs give it).
 EMULATOR_HOST_ENV = "CLOUD_TASKS_EMULATOR_HOST"
 FIREBASE_FUNCTION_URL = "http://127.0.0.1:5001/{project}/{location}/{queue}"
-
-_DURATION = re.compile(r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d)?")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """'90' (seconds), '90s', '15m', '1h', '7d', '250ms', '5 s' -> timedelta: the one
-    duration syntax of flags, variables and start-up queue files."""
-    m = _DURATION.fullmatch(text.strip())
-    if not m:
-        raise ValueError(f"not a duration: {text!r} (examples: 90s, 15m, 1h, 7d)")
-    return timedelta(seconds=float(m["value"]) * _UNITS[m["unit"] or "s"])
 
 
 def listen_host_for(host: str) -> str:

@@ -2,7 +2,7 @@
 
 Data flows one way. The store announces each change; the dispatcher hands due tasks to
 the queue's scheduler (a pure unit), asks it what may start, starts those attempts
-(`emulator.dispatch.attempt`) and wakes again when the scheduler says, by a timer on
+(`emulator.dispatch.delivery`) and wakes again when the scheduler says, by a timer on
 the emulator's clock. Each attempt runs as its own asyncio task, so a slow or hanging
 target holds only its own slot of the queue's concurrency cap.
 """
@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from emulator.core.clock import Clock, Timer, real_seconds
-from emulator.dispatch.attempt import Delivery
+from emulator.dispatch.delivery import Delivery
 from emulator.dispatch.scheduler import QueueScheduler
 from emulator.dispatch.view import AttemptInFlight, DeliveryView
 from emulator.store import Store
 from emulator.store.names import QueueName
-from emulator.store.records import AttemptSummary, Queue, QueueState, Task
+from emulator.store.records import AttemptTimes, Queue, QueueState, Task
 from emulator.store.store import Change
 
 log = logging.getLogger("emulator.dispatch")
@@ -228,7 +228,7 @@ class Dispatcher:
         attempt.add_done_callback(self._finished)
 
     async def _attempt(
-        self, entry: _Flight, queue: Queue, summary: AttemptSummary, forced: bool
+        self, entry: _Flight, queue: Queue, summary: AttemptTimes, forced: bool
     ) -> None:
         task = entry.task
         self._sending(entry)

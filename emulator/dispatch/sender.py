@@ -1,7 +1,7 @@
 """Puts an OutgoingRequest on the wire with aiohttp and says what came of it.
 
 The attempt's deadline is not the sender's business: it follows the emulator's clock
-(see `emulator.dispatch.attempt`), which cancels a send that outlives it. aiohttp is
+(see `emulator.dispatch.delivery`), which cancels a send that outlives it. aiohttp is
 imported with the first session, not with this module: the server loads it off the
 start-up path (see `emulator.compose`).
 """

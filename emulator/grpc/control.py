@@ -18,7 +18,7 @@ from emulator.service.convert import timestamp, to_datetime, to_timedelta
 from emulator.store.records import Attempt
 
 
-def _seconds(message: Any, field: str, default: float) -> float:
+def _timeout_seconds(message: Any, field: str, default: float) -> float:
     if not message.HasField(field):
         return default
     return max(0.0, to_timedelta(getattr(message, field)).total_seconds())
@@ -66,18 +66,18 @@ def handler(control: Control) -> grpc.GenericRpcHandler:  # type: ignore[type-ar
         now = await control.advance(
             to_timedelta(request.by) if kind == "by" else None,
             to=to_datetime(request.to) if kind == "to" else None,
-            timeout=_seconds(request, "timeout", DEFAULT_ADVANCE_TIMEOUT),
+            timeout=_timeout_seconds(request, "timeout", DEFAULT_ADVANCE_TIMEOUT),
         )
         return control_pb2.AdvanceResponse(now=timestamp(now.astimezone(UTC)))
 
     async def wait_until_idle(request: Any) -> Any:
-        await control.wait_until_idle(_seconds(request, "timeout", DEFAULT_IDLE_TIMEOUT))
+        await control.wait_until_idle(_timeout_seconds(request, "timeout", DEFAULT_IDLE_TIMEOUT))
         return control_pb2.WaitUntilIdleResponse()
 
     async def list_attempts(request: Any) -> Any:
         queue, task = request.queue or None, request.task or None
         if request.min_count:
-            timeout = _seconds(request, "timeout", DEFAULT_IDLE_TIMEOUT)
+            timeout = _timeout_seconds(request, "timeout", DEFAULT_IDLE_TIMEOUT)
             entries = await control.wait_for_attempts(request.min_count, queue, task, timeout)
         else:
             entries = control.attempts(queue, task)

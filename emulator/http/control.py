@@ -26,7 +26,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return rest_json.load_object(await request.read()) if request.can_read_body else {}
 
 
-def _seconds(body: dict[str, Any], key: str, default: float) -> float:
+def _json_seconds(body: dict[str, Any], key: str, default: float) -> float:
     value = body.get(key, default)
     # Python's JSON parser takes NaN and Infinity, and 1e400 is an infinite float.
     if (
@@ -68,18 +68,18 @@ async def _reset(request: web.Request) -> web.Response:
 async def _advance(request: web.Request) -> web.Response:
     body = await _body(request)
     try:
-        by = timedelta(seconds=_seconds(body, "seconds", 0)) if "seconds" in body else None
+        by = timedelta(seconds=_json_seconds(body, "seconds", 0)) if "seconds" in body else None
     except OverflowError:
         raise errors.InvalidArgument('"seconds" is too large.') from None
     to = _time(body["to"]) if "to" in body else None
-    timeout = _seconds(body, "timeout", DEFAULT_ADVANCE_TIMEOUT)
+    timeout = _json_seconds(body, "timeout", DEFAULT_ADVANCE_TIMEOUT)
     now = await request.app[CONTROL].advance(by, to=to, timeout=timeout)
     return web.json_response({"now": rfc3339(now)})
 
 
 async def _wait_until_idle(request: web.Request) -> web.Response:
     body = await _body(request)
-    await request.app[CONTROL].wait_until_idle(_seconds(body, "timeout", DEFAULT_IDLE_TIMEOUT))
+    await request.app[CONTROL].wait_until_idle(_json_seconds(body, "timeout", DEFAULT_IDLE_TIMEOUT))
     return web.json_response({})
 
 

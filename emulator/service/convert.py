@@ -18,8 +18,7 @@ from emulator.store.names import QueueName, TaskName
 from emulator.store.records import (
     AppEngineHttpRequest,
     AppEngineRouting,
-    AttemptStatus,
-    AttemptSummary,
+    AttemptTimes,
     EnforceMode,
     HttpMethod,
     HttpRequest,
@@ -28,6 +27,7 @@ from emulator.store.records import (
     OidcToken,
     Queue,
     RateLimits,
+    ResponseStatus,
     RetryConfig,
     Scheme,
     Task,
@@ -322,7 +322,7 @@ def task_from_pb(
     )
 
 
-def attempt_to_pb(attempt: AttemptSummary) -> pb.Message:
+def attempt_to_pb(attempt: AttemptTimes) -> pb.Message:
     msg = pb.Attempt()
     for field in ("schedule_time", "dispatch_time", "response_time"):
         value = getattr(attempt, field)
@@ -333,7 +333,7 @@ def attempt_to_pb(attempt: AttemptSummary) -> pb.Message:
     return msg
 
 
-def attempt_status_to_pb(status: AttemptStatus) -> pb.Message:
+def attempt_status_to_pb(status: ResponseStatus) -> pb.Message:
     return pb.Status(code=status.code, message=status.message)
 
 

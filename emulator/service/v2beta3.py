@@ -23,6 +23,7 @@ from google.cloud.tasks_v2beta3.types import task as beta_task
 from google.protobuf import field_mask_pb2, json_format
 
 from emulator.core import errors
+from emulator.core.durations import format_duration
 from emulator.service import convert, pb
 from emulator.store import Store
 from emulator.store.names import QueueName
@@ -53,10 +54,6 @@ def request_types() -> dict[str, Any]:
             "UpdateCmekConfig",
         )
     }  # fmt: skip
-
-
-def _seconds(td: timedelta) -> str:
-    return f"{int(td.total_seconds())}s"
 
 
 def queue_stats(store: Store, in_flight: InFlightCount, name: QueueName) -> dict[str, Any]:
@@ -100,7 +97,7 @@ def beta_fields(
         value = convert.to_timedelta(_duration_pb(beta[field], path))
         if not low <= value <= high:
             raise errors.InvalidArgument(
-                f"Queue.{path} must be between {_seconds(low)} and {_seconds(high)}, "
+                f"Queue.{path} must be between {format_duration(low)} and {format_duration(high)}, "
                 f"got {beta[field]}.",
                 field=f"queue.{path}",
             )
@@ -151,8 +148,8 @@ class V2beta3:
             queue["appEngineHttpQueue"] = {"appEngineRoutingOverride": override}
         name = QueueName.parse(queue["name"])
         task_ttl = self.store.get_queue(name).task_ttl
-        queue["taskTtl"] = _seconds(task_ttl or DEFAULT_TASK_TTL)
-        queue["tombstoneTtl"] = _seconds(self.store.task_tombstone_ttl_for(name))
+        queue["taskTtl"] = format_duration(task_ttl or DEFAULT_TASK_TTL)
+        queue["tombstoneTtl"] = format_duration(self.store.task_tombstone_ttl_for(name))
         queue["type"] = "PUSH"
         if with_stats:
             queue["stats"] = queue_stats(self.store, self.in_flight, name)

@@ -7,8 +7,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from emulator.core.durations import parse_duration
 from emulator.core.errors import ConfigError
-from emulator.core.settings import parse_duration
 
 
 def load(text: str, source: str) -> tuple[Any, dict[str, int]]:

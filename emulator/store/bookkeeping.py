@@ -8,23 +8,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from emulator.store.records import AttemptStatus, AttemptSummary, Task
+from emulator.store.records import AttemptTimes, ResponseStatus, Task
 
 
-def record_dispatch(task: Task, now: datetime) -> AttemptSummary:
+def record_dispatch(task: Task, now: datetime) -> AttemptTimes:
     """Count an attempt that starts now; returns its summary (the new `last_attempt`)."""
     task.dispatch_count += 1
-    task.last_attempt = AttemptSummary(schedule_time=task.schedule_time, dispatch_time=now)
+    task.last_attempt = AttemptTimes(schedule_time=task.schedule_time, dispatch_time=now)
     if task.first_attempt is None:
-        task.first_attempt = AttemptSummary(dispatch_time=now)
+        task.first_attempt = AttemptTimes(dispatch_time=now)
     return task.last_attempt
 
 
 def record_result(
     task: Task,
-    attempt: AttemptSummary,
+    attempt: AttemptTimes,
     *,
-    status: AttemptStatus,
+    status: ResponseStatus,
     http_status: int | None,
     counts_as_execution: bool,
     now: datetime,

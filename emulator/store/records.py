@@ -3,7 +3,7 @@
 They hold resolved values (`emulator.store.defaults` fills in every default) and know
 nothing of protobuf; `emulator.service.convert` translates between them and the wire
 messages. `Attempt` is the public record of one delivery (`emulator.Attempt`);
-`AttemptSummary` is what a task shows of its first and last attempt.
+`AttemptTimes` is what a task shows of its first and last attempt.
 """
 
 from __future__ import annotations
@@ -163,19 +163,19 @@ TaskRequest = HttpRequest | AppEngineHttpRequest
 
 
 @dataclass(slots=True)
-class AttemptStatus:
+class ResponseStatus:
     code: int  # a google.rpc.Code
     message: str = ""
 
 
 @dataclass(slots=True)
-class AttemptSummary:
+class AttemptTimes:
     """A task's `first_attempt` / `last_attempt`, as the API shows them."""
 
     schedule_time: datetime | None = None
     dispatch_time: datetime | None = None
     response_time: datetime | None = None
-    response_status: AttemptStatus | None = None
+    response_status: ResponseStatus | None = None
 
 
 @dataclass(slots=True)
@@ -188,8 +188,8 @@ class Task:
     retry_config: RetryConfig | None = None  # the task's own override, if any
     dispatch_count: int = 0
     response_count: int = 0
-    first_attempt: AttemptSummary | None = None
-    last_attempt: AttemptSummary | None = None
+    first_attempt: AttemptTimes | None = None
+    last_attempt: AttemptTimes | None = None
     seq: int = 0  # creation order, assigned by the store: purge cut-off and list order
     # Dispatch bookkeeping the API does not show but the service headers need.
     execution_count: int = 0  # earlier attempts answered by the handler (see dispatch)
@@ -197,7 +197,7 @@ class Task:
 
 
 @dataclass(frozen=True, slots=True)
-class AttemptResult:
+class Settlement:
     """What an attempt's outcome did to its task (see `Attempt.result`)."""
 
     result: str

@@ -21,11 +21,11 @@ from emulator.store.kept import AttemptHistory, CmekKeys, Operations
 from emulator.store.names import LocationName, QueueName, TaskName
 from emulator.store.records import (
     Attempt,
-    AttemptResult,
-    AttemptStatus,
-    AttemptSummary,
+    AttemptTimes,
     Queue,
     QueueState,
+    ResponseStatus,
+    Settlement,
     Task,
 )
 from emulator.store.stats import QueueStats
@@ -44,7 +44,7 @@ class Change:
 
 Listener = Callable[[Change], None]
 _IDS = random.Random()  # seeded from the system's randomness
-_DISCARDED = AttemptResult("discarded", backoff="the task no longer exists")
+_DISCARDED = Settlement("discarded", backoff="the task no longer exists")
 
 
 @dataclass
@@ -327,7 +327,7 @@ class Store:
         slot = self._queues.get(task.name.queue_name)
         return slot is not None and slot.tasks.get(task.name.task) is task
 
-    def record_dispatch(self, task: Task, now: datetime) -> AttemptSummary:
+    def record_dispatch(self, task: Task, now: datetime) -> AttemptTimes:
         """Count an attempt that starts now (the task's counters, kept on disk too, in one
         transaction: an attempt in flight at a crash is retried after the restart)."""
         summary = bookkeeping.record_dispatch(task, now)
@@ -347,18 +347,18 @@ class Store:
     def settle(
         self,
         task: Task,
-        summary: AttemptSummary,
+        summary: AttemptTimes,
         attempt: Attempt,
-        result: AttemptResult,
+        result: Settlement,
         *,
-        status: AttemptStatus,
+        status: ResponseStatus,
         http_status: int | None,
         counts_as_execution: bool,
         error: str | None,
         at: datetime,
         latency: float,
         response_body: bytes = b"",
-    ) -> AttemptResult:
+    ) -> Settlement:
         """Settle an attempt in one step: record its outcome on the task (`summary`, the
         attempt's `last_attempt`, gets `status`), then reschedule the task at
         `result.next_attempt`, or delete it and reserve its name (succeeded, dropped);

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from emulator.core import errors, limits
+from emulator.core.durations import format_duration
 from emulator.store import rules
 from emulator.store.records import (
     AppEngineHttpRequest,
@@ -33,10 +34,6 @@ _HEADER_VALUE_BAD = re.compile(r"[\r\n\x00]")
 def _invalid(field: str, problem: str) -> errors.InvalidArgument:
     """INVALID_ARGUMENT for `field`, worded "<field> <problem>"."""
     return errors.InvalidArgument(f"{field} {problem}", field=field)
-
-
-def _seconds(td: timedelta) -> str:
-    return f"{td.total_seconds():g}s"
 
 
 def validate_queue(queue: Queue) -> None:
@@ -73,12 +70,14 @@ def validate_retry_config(config: RetryConfig, prefix: str) -> None:
     for field in ("max_retry_duration", "min_backoff", "max_backoff"):
         value: timedelta = getattr(config, field)
         if value < timedelta(0):
-            raise _invalid(f"{prefix}.{field}", f"must not be negative, got {_seconds(value)}.")
+            raise _invalid(
+                f"{prefix}.{field}", f"must not be negative, got {format_duration(value)}."
+            )
     if config.min_backoff > config.max_backoff:
         raise _invalid(
             f"{prefix}.min_backoff",
-            f"({_seconds(config.min_backoff)}) must not be greater "
-            f"than {prefix}.max_backoff ({_seconds(config.max_backoff)}).",
+            f"({format_duration(config.min_backoff)}) must not be greater "
+            f"than {prefix}.max_backoff ({format_duration(config.max_backoff)}).",
         )
     if config.max_doublings < 0:
         raise _invalid(
@@ -135,8 +134,8 @@ def validate_task(task: Task, queue: Queue, now: datetime) -> None:
     if not low <= task.dispatch_deadline <= high:
         raise _invalid(
             "Task.dispatch_deadline",
-            f"must be between {_seconds(low)} and {_seconds(high)}, "
-            f"got {_seconds(task.dispatch_deadline)}.",
+            f"must be between {format_duration(low)} and {format_duration(high)}, "
+            f"got {format_duration(task.dispatch_deadline)}.",
         )
     if task.retry_config is not None:
         validate_retry_config(task.retry_config, "Task.retry_config")

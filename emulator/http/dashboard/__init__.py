@@ -22,6 +22,7 @@ from aiohttp import web
 
 from emulator.core import errors
 from emulator.core.clock import Clock, VirtualClock, pace
+from emulator.core.durations import format_duration
 from emulator.core.version import __version__
 from emulator.dispatch.view import DeliveryView
 from emulator.http.dashboard import views
@@ -71,7 +72,7 @@ class Dashboard:
                 lstrip_blocks=True,
             )
             env.filters.update(
-                when=_when, ms=_ms, seconds=_seconds, number=_number, answer=views.answer
+                when=_when, ms=_ms, seconds=format_duration, number=_number, answer=views.answer
             )
             self._env = env
         return self._env
@@ -251,10 +252,6 @@ def _when(value: datetime | None) -> str:
 
 def _ms(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value < 10 else f"{value:.1f} s"
-
-
-def _seconds(value: timedelta) -> str:
-    return f"{value.total_seconds():g}s"
 
 
 def _number(value: float) -> str:

@@ -22,11 +22,11 @@ from emulator.dispatch.sender import Outcome, Sender
 from emulator.store import Store
 from emulator.store.records import (
     Attempt,
-    AttemptResult,
-    AttemptStatus,
-    AttemptSummary,
+    AttemptTimes,
     HttpRequest,
     Queue,
+    ResponseStatus,
+    Settlement,
     Task,
 )
 
@@ -53,7 +53,7 @@ class Delivery:
     app_engine_url: str
 
     async def send(
-        self, task: Task, queue: Queue, summary: AttemptSummary, deadline: datetime
+        self, task: Task, queue: Queue, summary: AttemptTimes, deadline: datetime
     ) -> Sent:
         """Build and send the attempt whose dispatch `summary` is already recorded; it
         fails with DEADLINE_EXCEEDED when the clock reaches `deadline`."""
@@ -63,7 +63,7 @@ class Delivery:
             outcome = await self._send(outgoing, deadline)
         return Sent(record, outcome, real_seconds() - started)
 
-    def settle(self, task: Task, summary: AttemptSummary, sent: Sent, *, forced: bool) -> None:
+    def settle(self, task: Task, summary: AttemptTimes, sent: Sent, *, forced: bool) -> None:
         """Retry or delete the task and record the attempt's outcome (one store
         operation), and log one line."""
         outcome = sent.outcome
@@ -73,14 +73,14 @@ class Delivery:
         except Exception:  # an emulator bug must not strand the task: retry it later
             log.exception("settling an attempt of %s failed", task.name)
             when = backoff.next_attempt_at(at, limits.DEFAULT_MAX_BACKOFF)
-            result = AttemptResult("retried", when, "after an internal error of the emulator")
+            result = Settlement("retried", when, "after an internal error of the emulator")
         server_error = outcome.status is not None and outcome.status >= 500
         result = self.store.settle(
             task,
             summary,
             sent.record,
             result,
-            status=AttemptStatus(int(outcome.code), _status_message(outcome)),
+            status=ResponseStatus(int(outcome.code), _status_message(outcome)),
             http_status=outcome.status,
             # HTTP targets do not count 5xx answers as executions; App Engine does.
             counts_as_execution=not (isinstance(task.request, HttpRequest) and server_error),
@@ -118,7 +118,7 @@ class Delivery:
         )
 
     def _prepare(
-        self, task: Task, queue: Queue, number: int, summary: AttemptSummary
+        self, task: Task, queue: Queue, number: int, summary: AttemptTimes
     ) -> tuple[Attempt, OutgoingRequest | None, Outcome]:
         """The attempt's record and request, or the outcome of a request that cannot be
         built (e.g. a port out of range after the queue's URI override)."""
@@ -183,10 +183,10 @@ class Delivery:
 
     def _decide(
         self, task: Task, outcome: Outcome, now: datetime, forced_at: datetime | None
-    ) -> AttemptResult:
+    ) -> Settlement:
         """What an attempt's outcome does to its task (the store applies it)."""
         if not self.store.is_live(task):
-            return AttemptResult("discarded", backoff="the task no longer exists")
+            return Settlement("discarded", backoff="the task no longer exists")
         if outcome.succeeded:
             return _SUCCEEDED
         queue = self.store.find_queue(task.name.queue_name)
@@ -201,16 +201,16 @@ class Delivery:
             created=task.create_time,
             now=now,
         ):
-            return AttemptResult("dropped", backoff=backoff.exhausted_reason(config))
+            return Settlement("dropped", backoff=backoff.exhausted_reason(config))
         retry_after = backoff.parse_retry_after(outcome.retry_after, now)
         delay = backoff.choose_delay(task.dispatch_count, config, retry_after)
         # A RunTask failure counts from the RunTask time.
-        return AttemptResult(
+        return Settlement(
             "retried", backoff.next_attempt_at(forced_at or now, delay.delay), delay.why
         )
 
 
-_SUCCEEDED = AttemptResult("succeeded")
+_SUCCEEDED = Settlement("succeeded")
 
 
 def _status_message(outcome: Outcome) -> str:
