@@ -26,6 +26,7 @@ import grpc
 from emulator.core import limits
 from emulator.core.clock import Clock, RealClock, VirtualClock, utc_now
 from emulator.core.errors import StartupError
+from emulator.core.routes import Route, RouteTable
 from emulator.core.settings import Settings, bracketed, connect_host
 from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.delivery import Delivery
@@ -83,9 +84,10 @@ class EmulatorServer:
         clock: Clock | None = None,
         queues: Sequence[Queue | StartupQueue] = (),
         queue_template: Queue | StartupQueue | None = None,
+        routes: Sequence[Route] = (),
     ) -> None:
         """`queue_template`: what --auto-create-queues creates a missing queue as (its
-        name aside); None: every default."""
+        name aside); None: every default. `routes`: see `emulator.core.routes`."""
         self.settings = settings or Settings()
         data_dir = DataDir(self.settings.data_dir) if self.settings.data_dir else None
         if clock is None and self.settings.clock == "virtual":
@@ -111,9 +113,9 @@ class EmulatorServer:
         self.authorizer = Authorizer(
             issuer="", private_key_pem=_read_key(self.settings.oidc_key_file)
         )
-        delivery = Delivery(
-            self.store, self.clock, Sender(), self.authorizer, self.settings.app_engine_host
-        )
+        self.routes = _route_table(routes)
+        host = self.settings.app_engine_host
+        delivery = Delivery(self.store, self.clock, Sender(), self.authorizer, host, self.routes)
         self.dispatcher = Dispatcher(self.store, self.clock, delivery)
         self.control = Control(
             self.store,
@@ -211,6 +213,8 @@ class EmulatorServer:
         self._web = await http_app.start(_http_app(self, v2, v2beta3, mixins))
         self._listener.attach_http(http_app.protocols(self._web))
         self._create_startup_queues()
+        for route in self.routes.routes:
+            log.info("route: %s", route.describe())
         self.dispatcher.start()
         # Healthy (gRPC health SERVING, GET /healthz) once the start-up queues exist.
         await grpc_server.mark_serving(health)
@@ -264,6 +268,14 @@ class EmulatorServer:
                 async with asyncio.timeout(1):
                     await self._listener.wait_closed()
             self._listener = None
+
+
+def _route_table(routes: Sequence[Route]) -> RouteTable:
+    """--route's table: production URLs sent to local handlers."""
+    try:
+        return RouteTable(routes)
+    except ValueError as error:  # the same pattern twice
+        raise StartupError(str(error)) from None
 
 
 def _auto_create(settings: Settings, template: Queue | StartupQueue | None) -> Queue | None:

@@ -34,8 +34,9 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import (
 from emulator.compose import EmulatorServer, load_http_side
 from emulator.core import limits
 from emulator.core.loop_thread import LoopHost
+from emulator.core.routes import Route
 from emulator.core.settings import DEFAULT_PROJECT, TEST_CLOCK, Settings
-from emulator.service import convert
+from emulator.service import convert, startup_routes
 from emulator.service.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from emulator.service.startup_queues import StartupQueue
 from emulator.store import validation
@@ -48,6 +49,8 @@ T = TypeVar("T")
 _CHANNEL_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 
 QueueSpec = str | Mapping[str, Any]  # a queue id / full name, or a Queue as a dict
+# "PATTERN=LOCAL_BASE[;...]" as --route takes it, or {"pattern": ..., "to": ..., ...}
+RouteSpec = str | Mapping[str, Any] | Route
 
 load_http_side()  # the HTTP side, loaded with the class: start() is fast
 
@@ -64,6 +67,7 @@ class Emulator:
         location: str = limits.DEFAULT_LOCATION,
         queues: Iterable[QueueSpec | StartupQueue] = (),
         auto_create_queues: bool | Mapping[str, Any] = False,
+        routes: Iterable[RouteSpec] = (),
         **settings: Any,
     ) -> None:
         """`project` and `location` are where `parent` and `queue_name()` put queues, and
@@ -75,7 +79,12 @@ class Emulator:
 
         `auto_create_queues` (--auto-create-queues): True creates a queue with every
         default the first time a task is created in it, instead of NOT_FOUND; a dict in
-        the shape of `tasks_v2.Queue` (no `name`) is the template such queues get."""
+        the shape of `tasks_v2.Queue` (no `name`) is the template such queues get.
+
+        `routes` (--route): tasks for production URLs go to local handlers, each route
+        `"PATTERN=LOCAL_BASE[;invoker=...][;audiences=...][;auth]"` or a dict with
+        `pattern`, `to`, `auth`, `invoker`, `audiences` (docs/production-parity.md); a bad
+        one raises ConfigError."""
         self.project, self.location = project, location
         settings.setdefault("default_project", project)
         settings.setdefault("default_location", location)
@@ -93,6 +102,7 @@ class Emulator:
             ),
             queues=[self._queue(spec) for spec in queues],
             queue_template=template,
+            routes=startup_routes.from_specs(routes, source="Emulator(routes=...)"),
         )
         self._host = LoopHost()
         self._channel: grpc.Channel | None = None

@@ -102,6 +102,19 @@ def build_parser(prog: str = "cloud-tasks-emulator") -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--route",
+        action="append",
+        metavar="PATTERN=LOCAL_BASE[;...]",
+        help=(
+            "send tasks for production URLs to a local handler (repeatable), e.g. "
+            "'https://*-uc.a.run.app=http://worker:8080': the request goes to the local base "
+            "with its path and query, its Host header, X-CloudTasks-* headers and OIDC "
+            "audience as production sends them; ';invoker=EMAIL,...', ';audiences=AUD,...' or "
+            "';auth' add Cloud Run's token checks first (see docs/production-parity.md) (env: "
+            f"{ROUTE_ENV}, routes separated by spaces)"
+        ),
+    )
+    parser.add_argument(
         "--auto-create-queues",
         action="store_true",
         help=(
@@ -195,6 +208,7 @@ def _typed(option: Option) -> Callable[[str], Any]:
 
 
 QUEUES_ENV = ENV_PREFIX + "QUEUES"
+ROUTE_ENV = ENV_PREFIX + "ROUTE"
 NO_CONTROL_ENV = ENV_PREFIX + "NO_CONTROL"
 AUTO_CREATE_QUEUES_ENV = ENV_PREFIX + "AUTO_CREATE_QUEUES"
 IN_CONTAINER_ENV = ENV_PREFIX + "IN_CONTAINER"  # read by emulator.dispatch.sender
@@ -202,6 +216,7 @@ CRASH_AT_ENV = ENV_PREFIX + "CRASH_AT"  # the crash tests' hook, read by emulato
 _KNOWN_ENV = {
     EMULATOR_HOST_ENV,
     QUEUES_ENV,
+    ROUTE_ENV,
     NO_CONTROL_ENV,
     AUTO_CREATE_QUEUES_ENV,
     IN_CONTAINER_ENV,
@@ -236,6 +251,8 @@ def parse_settings(
         settings.queues = list(args.queue)
     elif env.get(QUEUES_ENV):
         settings.queues = [env[QUEUES_ENV]]
+    # Routes hold no spaces: the variable's routes are separated by whitespace.
+    settings.routes = list(args.route) if args.route else env.get(ROUTE_ENV, "").split()
     return settings
 
 

@@ -75,5 +75,8 @@ class Settings:
     # A task for a queue that does not exist creates it (from the start-up file's template,
     # else with every default) instead of NOT_FOUND; production has no such switch.
     auto_create_queues: bool = False
+    # --route PATTERN=LOCAL_BASE[;...]: production URLs sent to local handlers, as given
+    # (read by the command line with the start-up file's `routes:`; emulator.core.routes).
+    routes: list[str] = field(default_factory=list)
     healthcheck: bool = False  # probe a running emulator instead of serving
     control: bool = True  # the /_emulator/ endpoints and the EmulatorControl gRPC service

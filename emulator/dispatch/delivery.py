@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from emulator.core import limits
 from emulator.core.clock import Clock, real_seconds
 from emulator.core.errors import Code
-from emulator.dispatch import backoff, request
+from emulator.core.routes import Routed, RouteTable
+from emulator.dispatch import backoff, front_door, request
 from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.request import OutgoingRequest
 from emulator.dispatch.sender import Outcome, Sender
@@ -40,6 +42,7 @@ class Sent:
     record: Attempt
     outcome: Outcome
     seconds: float  # real time it took
+    via: str | None = None  # the local base of its route, if a route matched
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Delivery:
     sender: Sender
     authorizer: Authorizer
     app_engine_url: str
+    # --route: production URLs sent to local handlers (empty: every task to its own URL).
+    routes: RouteTable = field(default_factory=RouteTable)
 
     async def send(
         self, task: Task, queue: Queue, summary: AttemptTimes, deadline: datetime
@@ -59,9 +64,34 @@ class Delivery:
         fails with DEADLINE_EXCEEDED when the clock reaches `deadline`."""
         started = real_seconds()
         record, outgoing, outcome = self._prepare(task, queue, task.dispatch_count, summary)
+        routed: Routed | None = None
         if outgoing is not None:
-            outcome = await self._send(outgoing, deadline)
-        return Sent(record, outcome, real_seconds() - started)
+            if self.routes and isinstance(task.request, HttpRequest):
+                routed = self.routes.match(outgoing.url)
+            if routed is None:
+                outcome = await self._send(outgoing, deadline)
+            else:
+                outcome = self._front_door(routed, outgoing) or await self._send(
+                    outgoing, deadline, self.routes
+                )
+        via = routed.route.base if routed else None
+        return Sent(record, outcome, real_seconds() - started, via)
+
+    def _front_door(self, routed: Routed, outgoing: OutgoingRequest) -> Outcome | None:
+        """Cloud Run's answer if its front door refuses the request (the route's `auth`),
+        else None: the request goes on to the handler."""
+        if not routed.route.auth:
+            return None
+        path = urlsplit(outgoing.url).path or "/"
+        refusal = front_door.check(routed, path, outgoing.headers, self.authorizer.verify)
+        if refusal is None:
+            return None
+        return Outcome(
+            status=refusal.status,
+            error=f"refused by Cloud Run's front door (the handler was not contacted): "
+            f"{refusal.reason}",
+            body=refusal.body,
+        )
 
     def settle(self, task: Task, summary: AttemptTimes, sent: Sent, *, forced: bool) -> None:
         """Retry or delete the task and record the attempt's outcome (one store
@@ -93,6 +123,20 @@ class Delivery:
         if not log.isEnabledFor(logging.INFO):
             return  # (at --log-level warning, a delivery costs no formatting at all)
         next_at = result.next_attempt.isoformat() if result.next_attempt else None
+        fields = {
+            "queue": str(name),
+            "task": task.name.task,
+            "attempt": sent.record.attempt,
+            "status": outcome.status,
+            "error": outcome.error,
+            "latency_ms": round(sent.seconds * 1000, 1),
+            "result": result.result,
+            "next_schedule_time": next_at,
+        }
+        described = outcome.describe()
+        if sent.via is not None:  # routed (--route): where it went
+            fields["via"] = sent.via
+            described += f" via={sent.via}"
         log.info(
             "project=%s location=%s queue=%s task=%s attempt=%d %s latency=%.0fms %s",
             name.project,
@@ -100,21 +144,10 @@ class Delivery:
             name.queue,
             task.name.task,
             sent.record.attempt,
-            outcome.describe(),
+            described,
             sent.seconds * 1000,
             result.describe(),
-            extra={
-                "fields": {
-                    "queue": str(name),
-                    "task": task.name.task,
-                    "attempt": sent.record.attempt,
-                    "status": outcome.status,
-                    "error": outcome.error,
-                    "latency_ms": round(sent.seconds * 1000, 1),
-                    "result": result.result,
-                    "next_schedule_time": next_at,
-                }
-            },
+            extra={"fields": fields},
         )
 
     def _prepare(
@@ -151,7 +184,9 @@ class Delivery:
         self.store.record_attempt(record)
         return record, outgoing, outcome
 
-    async def _send(self, outgoing: OutgoingRequest, deadline: datetime) -> Outcome:
+    async def _send(
+        self, outgoing: OutgoingRequest, deadline: datetime, routes: RouteTable | None = None
+    ) -> Outcome:
         """The send's outcome, or DEADLINE_EXCEEDED once the clock reaches `deadline`
         (the timer cancels this very task, so no second task waits beside it)."""
         current = asyncio.current_task()
@@ -165,7 +200,7 @@ class Delivery:
 
         timer = self.clock.call_at(deadline, expire)
         try:
-            return await self.sender.send(outgoing)
+            return await self.sender.send(outgoing, routes)
         except asyncio.CancelledError:
             if not expired or current.uncancel() > 0:
                 raise  # cancelled from outside (stop, reset), maybe besides the deadline

@@ -30,7 +30,7 @@ file stops the start with its name, line and field.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +38,8 @@ from google.protobuf import json_format
 
 from emulator.core import errors
 from emulator.core.errors import ConfigError, StartupError
-from emulator.service import convert, pb
+from emulator.core.routes import Route
+from emulator.service import convert, pb, startup_routes
 from emulator.service.yaml_lines import Reader, load
 from emulator.store import validation
 from emulator.store.names import QueueName
@@ -62,6 +63,7 @@ class StartupFile:
     queues: list[StartupQueue]
     auto_create_queues: bool = False
     template: StartupQueue | None = None
+    routes: list[Route] = field(default_factory=list)  # `routes:` (emulator.core.routes)
 
 
 # -- our format ---------------------------------------------------------------------------
@@ -227,7 +229,7 @@ def load_text(text: str, *, source: str, project: str, location: str) -> list[St
 
 
 _TOP_KEYS = {"project", "location", "queues", "queue", "total_storage_limit",
-             "auto_create_queues", "templates"}  # fmt: skip
+             "auto_create_queues", "templates", "routes"}  # fmt: skip
 
 
 def read_text(text: str, *, source: str, project: str, location: str) -> StartupFile:
@@ -251,7 +253,8 @@ def read_text(text: str, *, source: str, project: str, location: str) -> Startup
             raise reader.fail(f"{key}[{i}].name", f"queue {item.queue.name.queue} is defined twice")
         seen.add(item.queue.name)
     auto_create, template = _auto_create(document, reader, project, location)
-    return StartupFile(queues, auto_create, template)
+    routes = startup_routes.from_document(document.get("routes"), reader)
+    return StartupFile(queues, auto_create, template, routes)
 
 
 def _auto_create(
