@@ -456,3 +456,27 @@ def test_a_bad_route_stops_the_command_with_one_line(
     )
     assert result.returncode == 1
     assert result.stderr.splitlines() == [line]
+
+
+def test_the_pytest_plugin_takes_routes_from_the_ini_file_or_the_command_line(
+    pytester: pytest.Pytester, receiver: Receiver
+) -> None:
+    pytester.makeini(
+        f"[pytest]\ncloud_tasks_routes =\n    https://*.a.run.app={receiver.url}/ini\n"
+    )
+    pytester.makepyfile(
+        test_routed="""
+        def test_routed(cloud_tasks_client, cloud_tasks_queue, cloud_tasks_emulator):
+            url = "https://worker-xyz-uc.a.run.app/b"
+            cloud_tasks_client.create_task(
+                parent=cloud_tasks_queue("routed"), task={"http_request": {"url": url}}
+            )
+            (attempt,) = cloud_tasks_emulator.wait_for_attempts(1)
+            assert (attempt.url, attempt.status) == (url, 200)
+        """
+    )
+    route = f"https://*-uc.a.run.app={receiver.url}/cli"  # replaces the ini file's
+    for args in ([], ["--cloud-tasks-route", route]):
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
+        result.assert_outcomes(passed=1)
+    assert [r["path"] for r in receiver.requests] == ["/ini/b", "/cli/b"]
