@@ -30,7 +30,7 @@ from emulator import Emulator
 from emulator.cli import parse_settings, startup_file
 from emulator.core.errors import ConfigError, StartupError
 
-from support import LOCATION, PROJECT, Receiver, fast_retries, make_queue
+from support import APP_ENGINE_NOWHERE, LOCATION, PROJECT, Receiver, fast_retries, make_queue
 
 PRODUCTION = "https://worker-xyz-uc.a.run.app"
 SERVICE_ACCOUNT = "tasks@test-project.iam.gserviceaccount.com"
@@ -74,6 +74,8 @@ class Worker:
                     self.send_header("Location", f"{PRODUCTION}/landed")
                 elif self.path == "/go-relative":
                     self.send_header("Location", "/landed")
+                elif self.path == "/go-other":
+                    self.send_header("Location", "https://other-xyz-uc.a.run.app/landed")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -85,7 +87,9 @@ class Worker:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     def verify(self, authorization: str, audience: str) -> dict[str, Any]:
@@ -225,6 +229,19 @@ def test_a_redirect_to_a_production_url_is_routed_too(
     assert (landed["claims"], attempt.status) == (None, 401)
 
 
+def test_app_engine_tasks_keep_their_host_whatever_the_routes(
+    start_emulator: Callable[..., Emulator], receiver: Receiver
+) -> None:
+    nowhere = APP_ENGINE_NOWHERE.removeprefix("http://")
+    emu = start_emulator(routes=[f"{nowhere}={receiver.url}"])
+    client = emu.client()
+    queue = make_queue(client, **fast_retries(max_attempts=1))
+    client.create_task(parent=queue.name, task={"app_engine_http_request": {"relative_uri": "/a"}})
+    client.create_task(parent=queue.name, task={"http_request": {"url": f"{APP_ENGINE_NOWHERE}/h"}})
+    emu.wait_for_attempts(2)
+    assert [r["path"] for r in receiver.requests] == ["/h"]  # the HTTP task alone is routed
+
+
 # -- Cloud Run's front door ----------------------------------------------------------------
 
 
@@ -298,6 +315,22 @@ def test_a_custom_audience_passes_only_when_the_route_lists_it(
     assert refused.status == 401
     assert refused.error is not None
     assert f"audience {custom} does not match the service URL" in refused.error
+
+
+def test_the_front_door_checks_the_first_request_of_a_redirect_chain_only(
+    routed: Callable[..., Emulator], worker: Worker
+) -> None:
+    emu = routed("https://*-uc.a.run.app={worker};auth")
+    client = emu.client()
+    queue = make_queue(client, **fast_retries(max_attempts=1))
+    client.create_task(parent=queue.name, task=oidc_task(f"{PRODUCTION}/go-other"))
+    (attempt,) = emu.wait_for_attempts(1)
+    assert [r["path"] for r in worker.requests] == ["/go-other", "/landed"]
+    landed = worker.requests[1]
+    assert landed["headers"]["Host"] == "other-xyz-uc.a.run.app"
+    assert "Authorization" not in landed["headers"]  # dropped: another origin
+    assert attempt.status == 401  # the worker's answer, not the front door's
+    assert attempt.error is None
 
 
 def test_an_invoker_not_listed_is_refused_403(
