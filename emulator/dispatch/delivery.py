@@ -63,6 +63,28 @@ class Delivery:
             outcome = await self._send(outgoing, deadline)
         return Sent(record, outcome, real_seconds() - started)
 
+    async def send_again(
+        self, task: Task, queue: Queue, original: Sent, at: datetime, deadline: datetime
+    ) -> Sent:
+        """Deliver the attempt `original` once more, dispatched `at` (a duplicate, rough
+        edges): the same request, headers and all, but for a freshly minted token."""
+        started = real_seconds()
+        record, outgoing = request.repeat(task, queue, original.record, at, self.authorizer)
+        self.store.record_attempt(record)
+        outcome = await self._send(outgoing, deadline)
+        return Sent(record, outcome, real_seconds() - started)
+
+    def settle_again(self, task: Task, sent: Sent) -> None:
+        """Record a duplicate delivery's outcome; its task is gone, so nothing else changes."""
+        outcome, at = sent.outcome, sent.outcome.at or self.clock.now()
+        error, body = outcome.error, outcome.body
+        self.store.settle_duplicate(
+            sent.record, http_status=outcome.status, error=error, at=at, latency=sent.seconds,
+            response_body=body,
+        )  # fmt: skip
+        line = "task=%s attempt=%d (a duplicate delivery: rough edges) %s"
+        log.info(line, task.name, sent.record.attempt, outcome.describe())
+
     def settle(self, task: Task, summary: AttemptTimes, sent: Sent, *, forced: bool) -> None:
         """Retry or delete the task and record the attempt's outcome (one store
         operation), and log one line."""

@@ -415,6 +415,24 @@ class Store:
             self._changed(name, removed=True)
         return result
 
+    def settle_duplicate(
+        self,
+        attempt: Attempt,
+        *,
+        http_status: int | None,
+        error: str | None,
+        at: datetime,
+        latency: float,
+        response_body: bytes = b"",
+    ) -> None:
+        """Complete a duplicate delivery (rough edges) in the history: its task had
+        succeeded already, so nothing else changes."""
+        self.attempts.settle(
+            attempt, status=http_status, error=error, at=at, response_body=response_body
+        )
+        attempt.latency, attempt.result = latency, "duplicate"
+        self._touched()
+
     # -- the data directory ------------------------------------------------------------
 
     def save_clock_offset(self, offset: timedelta) -> None:
