@@ -117,6 +117,7 @@ class Store:
         self.operations.clear()
         self.attempts.clear()
         self._disk.reset()
+        self._seq = itertools.count(1)  # creation places repeat run after run (rough edges)
         for name in names:
             self._changed(name)
 
