@@ -56,13 +56,13 @@ class QueueEdges:
         """When an attempt whose place is taken `now` is dispatched, if not at once: after
         its latency; a duplicate of attempt `again` always waits for its time, even now."""
         if again is not None:
-            return now + self.latency(task, again, "duplicate")
+            return now + self.latency(task, again, "latency of its duplicate")
         delay = self.latency(task, task.dispatch_count + 1)
         return now + delay if delay else None
 
-    def latency(self, task: Task, attempt: int, purpose: str = "") -> timedelta:
-        """The delay before `attempt` of `task` (`purpose` "duplicate": before its duplicate
-        delivery): whole microseconds from min to max."""
+    def latency(self, task: Task, attempt: int, purpose: str = "latency") -> timedelta:
+        """The delay before `attempt` of `task` (or, by `purpose`, before its duplicate
+        delivery): whole microseconds from min to max. Each purpose draws on its own."""
         if self.config.latency is None:
             return timedelta(0)
         low, high = self.config.latency
@@ -150,6 +150,8 @@ class RoughEdgesRegistry:
                 self.per_queue.pop(queue, None)
             else:
                 self.per_queue[queue] = edges
+        where = f"queue {queue.queue}" if queue is not None else "every queue"
+        log.info("rough edges for %s: %s", where, self.settings(queue)[0].describe())
         self._changed(queue)
 
     def settings(self, queue: QueueName | None) -> tuple[RoughEdges, bool]:
