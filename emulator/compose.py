@@ -31,6 +31,7 @@ from emulator.core.settings import Settings, bracketed, connect_host
 from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.delivery import Delivery
 from emulator.dispatch.dispatcher import Dispatcher
+from emulator.dispatch.rough_edges import RoughEdgesRegistry
 from emulator.dispatch.sender import Sender
 from emulator.grpc import control as control_grpc
 from emulator.grpc import server as grpc_server
@@ -110,19 +111,24 @@ class EmulatorServer:
         self.tasks = CloudTasksService(
             self.store, auto_create=_auto_create(self.settings, queue_template)
         )
-        self.authorizer = Authorizer(
-            issuer="", private_key_pem=_read_key(self.settings.oidc_key_file)
-        )
+        key_pem = _read_key(self.settings.oidc_key_file)
+        self.authorizer = Authorizer(issuer="", private_key_pem=key_pem)
         self.routes = _route_table(routes)
         host = self.settings.app_engine_host
         delivery = Delivery(self.store, self.clock, Sender(), self.authorizer, host, self.routes)
-        self.dispatcher = Dispatcher(self.store, self.clock, delivery)
+        self.rough_edges = RoughEdgesRegistry(
+            self.settings.rough_edges,
+            {q.queue.name: q.rough_edges for q in self.startup_queues if q.rough_edges},
+        )
+        self.dispatcher = Dispatcher(self.store, self.clock, delivery, self.rough_edges)
         self.control = Control(
             self.store,
             self.dispatcher.view,
             self.clock,
             self.reset,
             advance_grace=self.settings.advance_grace,
+            rough_edges=self.rough_edges,
+            default_parent=_default_parent(self.settings),
         )
         self._grpc: grpc.aio.Server | None = None
         self._web: web.AppRunner | None = None
@@ -174,7 +180,7 @@ class EmulatorServer:
         )
         batch = BatchService(self.tasks)
         v2 = tables.cloud_tasks_methods(self.tasks, IamService(self.store), batch)
-        v2beta3 = V2beta3(v2, self.store, self.dispatcher.view.in_flight_count).methods(v2)
+        v2beta3 = V2beta3(v2, self.store, self.dispatcher.view).methods(v2)
         mixins = tables.mixin_methods(
             batch, LocationsService(self.store, self.settings.default_location)
         )
@@ -236,6 +242,7 @@ class EmulatorServer:
         if isinstance(self.clock, VirtualClock):
             self.clock.reset()
         self._create_startup_queues()
+        self.rough_edges.restore()  # as configured at start-up
 
     async def stop(self, grace: float = 0.0) -> None:
         """Stop taking requests, let attempts in flight finish for up to `grace` seconds
@@ -292,6 +299,10 @@ def _auto_create(settings: Settings, template: Queue | StartupQueue | None) -> Q
     return Queue(name=QueueName(project, location, "template"))  # the name is replaced
 
 
+def _default_parent(settings: Settings) -> str:
+    return f"projects/{settings.default_project}/locations/{settings.default_location}"
+
+
 def _http_app(
     server: EmulatorServer,
     v2: tables.MethodTable,
@@ -318,7 +329,7 @@ def _http_app(
         server.dispatcher.view,
         server.control,
         server.clock,
-        default_parent=f"projects/{settings.default_project}/locations/{settings.default_location}",
+        default_parent=_default_parent(settings),
         app_engine_url=settings.app_engine_host,
         with_control=settings.control,
     )

@@ -104,6 +104,8 @@ async def run(settings: Settings) -> None:
 
     found = startup_file(settings)  # may raise StartupError
     settings.auto_create_queues = settings.auto_create_queues or found.auto_create_queues
+    if found.rough_edges is not None:  # the flags win, field by field
+        settings.rough_edges = settings.rough_edges.over(found.rough_edges)
     server = EmulatorServer(
         settings, queues=found.queues, queue_template=found.template, routes=found.routes
     )

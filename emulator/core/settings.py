@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from emulator.core import limits
+from emulator.core.rough_edges import RoughEdges
 
 ENV_PREFIX = "CLOUD_TASKS_EMULATOR_"
 # The one default project: of the command line's start-up queues, of `Emulator`, of the
@@ -80,3 +81,5 @@ class Settings:
     routes: list[str] = field(default_factory=list)
     healthcheck: bool = False  # probe a running emulator instead of serving
     control: bool = True  # the /_emulator/ endpoints and the EmulatorControl gRPC service
+    # Production's rough edges for every queue without its own (docs/production-parity.md): off.
+    rough_edges: RoughEdges = field(default_factory=RoughEdges)

@@ -71,27 +71,33 @@ class Delivery:
             if routed is None:
                 outcome = await self._send(outgoing, deadline)
             else:
-                outcome = self._front_door(routed, outgoing) or await self._send(
+                outcome = _front_door(routed, outgoing, self.authorizer.verify) or await self._send(
                     outgoing, deadline, self.routes
                 )
         via = routed.route.base if routed else None
         return Sent(record, outcome, real_seconds() - started, via)
 
-    def _front_door(self, routed: Routed, outgoing: OutgoingRequest) -> Outcome | None:
-        """Cloud Run's answer if its front door refuses the request (the route's `auth`),
-        else None: the request goes on to the handler."""
-        if not routed.route.auth:
-            return None
-        path = urlsplit(outgoing.url).path or "/"
-        refusal = front_door.check(routed, path, outgoing.headers, self.authorizer.verify)
-        if refusal is None:
-            return None
-        return Outcome(
-            status=refusal.status,
-            error=f"refused by Cloud Run's front door (the handler was not contacted): "
-            f"{refusal.reason}",
-            body=refusal.body,
-        )
+    async def send_again(
+        self, task: Task, queue: Queue, original: Sent, at: datetime, deadline: datetime
+    ) -> Sent:
+        """Deliver the attempt `original` once more, dispatched `at` (a duplicate, rough
+        edges): the same request, headers and all, but for a freshly minted token."""
+        started = real_seconds()
+        record, outgoing = request.repeat(task, queue, original.record, at, self.authorizer)
+        self.store.record_attempt(record)
+        outcome = await self._send(outgoing, deadline)
+        return Sent(record, outcome, real_seconds() - started)
+
+    def settle_again(self, task: Task, sent: Sent) -> None:
+        """Record a duplicate delivery's outcome; its task is gone, so nothing else changes."""
+        outcome, at = sent.outcome, sent.outcome.at or self.clock.now()
+        error, body = outcome.error, outcome.body
+        self.store.settle_duplicate(
+            sent.record, http_status=outcome.status, error=error, at=at, latency=sent.seconds,
+            response_body=body,
+        )  # fmt: skip
+        line = "task=%s attempt=%d (a duplicate delivery: rough edges) %s"
+        log.info(line, task.name, sent.record.attempt, outcome.describe())
 
     def settle(self, task: Task, summary: AttemptTimes, sent: Sent, *, forced: bool) -> None:
         """Retry or delete the task and record the attempt's outcome (one store
@@ -119,36 +125,8 @@ class Delivery:
             latency=sent.seconds,
             response_body=outcome.body,
         )
-        name = task.name.queue_name
-        if not log.isEnabledFor(logging.INFO):
-            return  # (at --log-level warning, a delivery costs no formatting at all)
-        next_at = result.next_attempt.isoformat() if result.next_attempt else None
-        fields = {
-            "queue": str(name),
-            "task": task.name.task,
-            "attempt": sent.record.attempt,
-            "status": outcome.status,
-            "error": outcome.error,
-            "latency_ms": round(sent.seconds * 1000, 1),
-            "result": result.result,
-            "next_schedule_time": next_at,
-        }
-        described = outcome.describe()
-        if sent.via is not None:  # routed (--route): where it went
-            fields["via"] = sent.via
-            described += f" via={sent.via}"
-        log.info(
-            "project=%s location=%s queue=%s task=%s attempt=%d %s latency=%.0fms %s",
-            name.project,
-            name.location,
-            name.queue,
-            task.name.task,
-            sent.record.attempt,
-            described,
-            sent.seconds * 1000,
-            result.describe(),
-            extra={"fields": fields},
-        )
+        if log.isEnabledFor(logging.INFO):  # (else a delivery costs no formatting at all)
+            _log_settled(task, sent, result)
 
     def _prepare(
         self, task: Task, queue: Queue, number: int, summary: AttemptTimes
@@ -246,6 +224,58 @@ class Delivery:
 
 
 _SUCCEEDED = Settlement("succeeded")
+
+
+def _front_door(
+    routed: Routed, outgoing: OutgoingRequest, verify: front_door.Verify
+) -> Outcome | None:
+    """Cloud Run's answer if its front door refuses the request (the route's `auth`),
+    else None: the request goes on to the handler."""
+    if not routed.route.auth:
+        return None
+    path = urlsplit(outgoing.url).path or "/"
+    refusal = front_door.check(routed, path, outgoing.headers, verify)
+    if refusal is None:
+        return None
+    return Outcome(
+        status=refusal.status,
+        error=f"refused by Cloud Run's front door (the handler was not contacted): "
+        f"{refusal.reason}",
+        body=refusal.body,
+    )
+
+
+def _log_settled(task: Task, sent: Sent, result: Settlement) -> None:
+    """The one log line of a settled attempt."""
+    outcome = sent.outcome
+    name = task.name.queue_name
+    next_at = result.next_attempt.isoformat() if result.next_attempt else None
+    fields = {
+        "queue": str(name),
+        "task": task.name.task,
+        "attempt": sent.record.attempt,
+        "status": outcome.status,
+        "error": outcome.error,
+        "latency_ms": round(sent.seconds * 1000, 1),
+        "result": result.result,
+        "next_schedule_time": next_at,
+    }
+    described = outcome.describe()
+    if sent.via is not None:  # routed (--route): where it went
+        fields["via"] = sent.via
+        described += f" via={sent.via}"
+    log.info(
+        "project=%s location=%s queue=%s task=%s attempt=%d %s latency=%.0fms %s",
+        name.project,
+        name.location,
+        name.queue,
+        task.name.task,
+        sent.record.attempt,
+        described,
+        sent.seconds * 1000,
+        result.describe(),
+        extra={"fields": fields},
+    )
 
 
 def _status_message(outcome: Outcome) -> str:
