@@ -176,11 +176,12 @@ class EmulatorServer:
         mixins = tables.mixin_methods(
             batch, LocationsService(self.store, self.settings.default_location)
         )
+        commit = self.store.commit  # before every answer: what a client is told is on disk
         handlers = grpc_server.generic_handlers(
-            {tables.CLOUD_TASKS: v2, tables.CLOUD_TASKS_V2BETA3: v2beta3, **mixins}
+            {tables.CLOUD_TASKS: v2, tables.CLOUD_TASKS_V2BETA3: v2beta3, **mixins}, commit
         )
         if self.settings.control:
-            handlers.append(control_grpc.handler(self.control))
+            handlers.append(control_grpc.handler(self.control, commit))
         server.add_generic_rpc_handlers(handlers)
         health = grpc_server.add_health(server)
         try:
@@ -211,6 +212,7 @@ class EmulatorServer:
         self._web = await http_app.start(_http_app(self, v2, v2beta3, mixins))
         self._listener.attach_http(http_app.protocols(self._web))
         self._create_startup_queues()
+        self.store.commit()
         self.dispatcher.start()
         # Healthy (gRPC health SERVING, GET /healthz) once the start-up queues exist.
         await grpc_server.mark_serving(health)
@@ -310,7 +312,7 @@ def _http_app(
         app_engine_url=settings.app_engine_host,
         with_control=settings.control,
     )
-    app = http_app.make_app(server.grpc_target, html_index=board.index)
+    app = http_app.make_app(server.grpc_target, html_index=board.index, commit=server.store.commit)
     token.add_to(app, server.authorizer)
     control.add_to(app, server.control, enabled=settings.control)
     dashboard.add_to(app, board)

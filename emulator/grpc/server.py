@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -23,9 +24,19 @@ log = logging.getLogger("emulator.grpc")
 health_aio: Any = health.aio  # type: ignore[attr-defined]  # untyped submodule
 
 
+def nothing_to_commit() -> None:
+    return None
+
+
 def unary_handler(
-    rpc: str, request_type: Any, method: ServiceMethod
+    rpc: str,
+    request_type: Any,
+    method: ServiceMethod,
+    commit: Callable[[], None] = nothing_to_commit,
 ) -> grpc.RpcMethodHandler[bytes, bytes]:
+    """`commit` (`Store.commit`) runs before every answer: what a client is told is on
+    disk first (--data-dir)."""
+
     async def handle(raw: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
         failure: errors.ApiError
         try:
@@ -39,12 +50,17 @@ def unary_handler(
                 response = method(request)
                 if inspect.isawaitable(response):
                     response = await response
+                commit()
                 return bytes(response.SerializeToString())
             except errors.ApiError as error:
                 failure = error
             except Exception:
                 log.exception("%s failed unexpectedly", rpc)
                 failure = errors.Internal(f"{rpc} failed inside the emulator; see its log.")
+        try:
+            commit()  # an error may show a change too (a name reserved, a queue gone)
+        except errors.ApiError as error:
+            failure = error
         # abort_with_status is missing from the grpc stubs' aio context.
         abort: Any = context
         await abort.abort_with_status(to_grpc_status(failure))
@@ -53,13 +69,15 @@ def unary_handler(
     return grpc.unary_unary_rpc_method_handler(handle)
 
 
-def generic_handlers(services: dict[str, MethodTable]) -> list[grpc.GenericRpcHandler]:  # type: ignore[type-arg]
-    """One generic handler per gRPC service name."""
+def generic_handlers(
+    services: dict[str, MethodTable], commit: Callable[[], None] = nothing_to_commit
+) -> list[grpc.GenericRpcHandler]:  # type: ignore[type-arg]
+    """One generic handler per gRPC service name; `commit` runs before every answer."""
     return [
         grpc.method_handlers_generic_handler(
             service,
             {
-                rpc: unary_handler(f"{service}/{rpc}", request_type, method)
+                rpc: unary_handler(f"{service}/{rpc}", request_type, method, commit)
                 for rpc, (request_type, method) in table.items()
             },
         )
