@@ -14,10 +14,11 @@ import asyncio
 import contextlib
 import copy
 import errno
+import functools
 import importlib
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -34,24 +35,24 @@ from emulator.dispatch.sender import Sender
 from emulator.grpc import control as control_grpc
 from emulator.grpc import server as grpc_server
 from emulator.http import multiplex
-from emulator.service import tables
+from emulator.service import message_types, tables
 from emulator.service.batch import BatchService
 from emulator.service.control import Control
 from emulator.service.iam import IamService
 from emulator.service.locations import LocationsService
 from emulator.service.service import CloudTasksService
 from emulator.service.startup_queues import StartupQueue
-from emulator.service.v2beta3 import V2beta3
 from emulator.store import Store
-from emulator.store.datadir import DataDir
 from emulator.store.names import QueueName
 from emulator.store.records import Queue, QueueState
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-# The HTTP port's modules: aiohttp and all that stands on it, a third of the start-up,
-# imported on a thread while gRPC already serves (`EmulatorServer.start`).
+    from emulator.store.datadir import DataDir
+
+# The HTTP port's modules: aiohttp and all that stands on it, half the memory, imported
+# with the first HTTP/1 connection, on a thread while gRPC serves on (`_load_http`).
 HTTP_MODULES = (
     "emulator.http.app",
     "emulator.http.app_engine_admin",
@@ -87,7 +88,7 @@ class EmulatorServer:
         """`queue_template`: what --auto-create-queues creates a missing queue as (its
         name aside); None: every default."""
         self.settings = settings or Settings()
-        data_dir = DataDir(self.settings.data_dir) if self.settings.data_dir else None
+        data_dir = _data_dir(self.settings.data_dir) if self.settings.data_dir else None
         if clock is None and self.settings.clock == "virtual":
             # A virtual clock keeps the offset it had when the data directory last saw it.
             offset = data_dir.clock_offset() if data_dir else timedelta(0)
@@ -123,6 +124,9 @@ class EmulatorServer:
             advance_grace=self.settings.advance_grace,
         )
         self._grpc: grpc.aio.Server | None = None
+        self._tables: tuple[
+            tables.MethodTable, Callable[[], tables.MethodTable], dict[str, tables.MethodTable]
+        ]
         self._web: web.AppRunner | None = None
         self._listener: multiplex.SharedPort | None = None
         self.grpc_port = 0
@@ -158,30 +162,18 @@ class EmulatorServer:
             problem = _bind_problem(self.settings.host, port, flag)
             if problem:
                 raise StartupError(f"cannot listen for {kind} on {where}: {problem}")
-        # No SO_REUSEPORT: a second emulator on a taken port must fail, not share it.
-        server = grpc.aio.server(
-            options=[
-                ("grpc.so_reuseport", 0),
-                ("grpc.max_receive_message_length", limits.MAX_REQUEST_BYTES),
-                ("grpc.max_send_message_length", limits.MAX_REQUEST_BYTES),
-                # One metadata limit, not gRPC's soft one (8 KiB, past which it refuses
-                # calls at random) below a hard one: the same call always gets one answer.
-                ("grpc.max_metadata_size", limits.MAX_METADATA_BYTES),
-                ("grpc.absolute_max_metadata_size", limits.MAX_METADATA_BYTES),
-            ]
-        )
+        server = _grpc_server()
         batch = BatchService(self.tasks)
         v2 = tables.cloud_tasks_methods(self.tasks, IamService(self.store), batch)
-        v2beta3 = V2beta3(v2, self.store, self.dispatcher.view.in_flight_count).methods(v2)
         mixins = tables.mixin_methods(
             batch, LocationsService(self.store, self.settings.default_location)
         )
         commit = self.store.commit  # before every answer: what a client is told is on disk
-        handlers = grpc_server.generic_handlers(
-            {tables.CLOUD_TASKS: v2, tables.CLOUD_TASKS_V2BETA3: v2beta3, **mixins}, commit
-        )
+        handlers = grpc_server.generic_handlers({tables.CLOUD_TASKS: v2, **mixins}, commit)
         if self.settings.control:
             handlers.append(control_grpc.handler(self.control, commit))
+        beta = functools.cache(lambda: _v2beta3_table(v2, self))  # with its first call
+        handlers.append(grpc_server.LazyService(tables.CLOUD_TASKS_V2BETA3, beta, commit))
         server.add_generic_rpc_handlers(handlers)
         health = grpc_server.add_health(server)
         try:
@@ -193,9 +185,10 @@ class EmulatorServer:
         await server.start()
         self._grpc = server
         grpc_address = (connect_host(self.settings.host).strip("[]"), self.grpc_port)
+        self._tables = (v2, beta, mixins)  # for the HTTP side, when it is loaded
         try:
             self._listener = await multiplex.serve(
-                grpc_address, self.settings.host, self.settings.http_port
+                grpc_address, self.settings.host, self.settings.http_port, self._load_http
             )
         except OSError as error:
             await self.stop(0)
@@ -204,18 +197,21 @@ class EmulatorServer:
             ) from None
         self.http_port = self._listener.port
         self.authorizer.issuer = self.settings.oidc_issuer or self.http_url
-        # gRPC is served on both ports from here on. The HTTP side is imported on a thread
-        # meanwhile; HTTP/1 connections wait for it rather than being refused.
-        await asyncio.to_thread(load_http_side)
-        from emulator.http import app as http_app
-
-        self._web = await http_app.start(_http_app(self, v2, v2beta3, mixins))
-        self._listener.attach_http(http_app.protocols(self._web))
         self._create_startup_queues()
         self.store.commit()
         self.dispatcher.start()
         # Healthy (gRPC health SERVING, GET /healthz) once the start-up queues exist.
+        self._listener.serving = True
         await grpc_server.mark_serving(health)
+
+    async def _load_http(self) -> multiplex.HttpSide:
+        """The HTTP side, loaded with the first HTTP/1 connection: imported on a thread
+        while the loop serves on (HTTP/1 connections wait for it meanwhile)."""
+        await asyncio.to_thread(load_http_side)
+        from emulator.http import app as http_app
+
+        self._web = await http_app.start(_http_app(self, *self._tables))
+        return http_app.protocols(self._web)
 
     def _create_startup_queues(self) -> None:
         """Each start-up queue, configured as given; a new one in its given state (one
@@ -255,6 +251,8 @@ class EmulatorServer:
         if rpcs is not None:
             await rpcs
             self._grpc = None
+        if self._listener is not None:
+            await self._listener.loaded()  # an HTTP side being loaded stops first
         if self._web is not None:
             await self._web.cleanup()
             self._web = None
@@ -266,6 +264,35 @@ class EmulatorServer:
                 async with asyncio.timeout(1):
                     await self._listener.wait_closed()
             self._listener = None
+
+
+def _data_dir(path: str) -> DataDir:
+    from emulator.store.datadir import DataDir  # (SQLite: only with --data-dir)
+
+    return DataDir(path)
+
+
+def _grpc_server() -> grpc.aio.Server:
+    return grpc.aio.server(
+        options=[
+            # No SO_REUSEPORT: a second emulator on a taken port must fail, not share it.
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", limits.MAX_REQUEST_BYTES),
+            ("grpc.max_send_message_length", limits.MAX_REQUEST_BYTES),
+            # One metadata limit, not gRPC's soft one (8 KiB, past which it refuses
+            # calls at random) below a hard one: the same call always gets one answer.
+            ("grpc.max_metadata_size", limits.MAX_METADATA_BYTES),
+            ("grpc.absolute_max_metadata_size", limits.MAX_METADATA_BYTES),
+        ]
+    )
+
+
+def _v2beta3_table(v2: tables.MethodTable, server: EmulatorServer) -> tables.MethodTable:
+    """The v2beta3 RPCs (their message types loaded now, not at start-up)."""
+    message_types.load_beta_types()
+    from emulator.service.v2beta3 import V2beta3
+
+    return V2beta3(v2, server.store, server.dispatcher.view.in_flight_count).methods(v2)
 
 
 def _auto_create(settings: Settings, template: Queue | StartupQueue | None) -> Queue | None:
@@ -285,7 +312,7 @@ def _auto_create(settings: Settings, template: Queue | StartupQueue | None) -> Q
 def _http_app(
     server: EmulatorServer,
     v2: tables.MethodTable,
-    v2beta3: tables.MethodTable,
+    v2beta3: Callable[[], tables.MethodTable],
     mixins: dict[str, tables.MethodTable],
 ) -> web.Application:
     """The HTTP port's app: REST (v2, v2beta3) on the gRPC port's tables, the Firebase
@@ -318,7 +345,7 @@ def _http_app(
     dashboard.add_to(app, board)
     common = {rpc: entry for table in mixins.values() for rpc, entry in table.items()}
     buffer = {"BufferTask": (rest.BufferTaskRequest, server.tasks.buffer_task)}
-    for version, table in (("v2", v2), ("v2beta3", v2beta3)):
+    for version, table in (("v2", v2), ("v2beta3", v2beta3())):
         api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
         rest.add_to(app, api, version)
     firebase.add_to(app, firebase.FirebaseRoute(server.tasks, settings.firebase_function_url))

@@ -85,6 +85,34 @@ def generic_handlers(
     ]
 
 
+class LazyService(grpc.GenericRpcHandler):  # type: ignore[type-arg]
+    """A gRPC service whose table is built with its first call (v2beta3: its message
+    types are loaded then, not at start-up). Added after the others: their calls never
+    reach it."""
+
+    def __init__(
+        self,
+        service: str,
+        table: Callable[[], MethodTable],
+        commit: Callable[[], None] = nothing_to_commit,
+    ) -> None:
+        self._prefix = f"/{service}/"
+        self._table = table
+        self._commit = commit
+        self._handlers: dict[str, grpc.RpcMethodHandler[bytes, bytes]] | None = None
+
+    def service(self, details: grpc.HandlerCallDetails) -> Any:
+        method: str = details.method
+        if not method.startswith(self._prefix):
+            return None
+        if self._handlers is None:
+            self._handlers = {
+                rpc: unary_handler(f"{self._prefix[1:]}{rpc}", request_type, call, self._commit)
+                for rpc, (request_type, call) in self._table().items()
+            }
+        return self._handlers.get(method.removeprefix(self._prefix))
+
+
 def add_health(server: grpc.aio.Server) -> Any:
     servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)

@@ -29,7 +29,7 @@ import logging
 import os
 import signal
 import sqlite3
-from contextlib import AbstractContextManager, nullcontext, suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -294,32 +294,3 @@ class _Transaction:
             db.execute("RELEASE change")
         else:
             db.rollback()
-
-
-_NO_TRANSACTION = nullcontext(None)  # reusable: InMemory's transactions cost nothing
-
-
-class InMemory:
-    """No data directory: every write is a no-op (the default, and the fast path)."""
-
-    def transaction(self, name: str = "") -> AbstractContextManager[object]:
-        return _NO_TRANSACTION
-
-    def commit(self) -> None: ...
-
-    def put_queue(self, queue: Queue, policy: bytes) -> None: ...
-    def delete_queue(self, name: QueueName, tasks: list[TaskName]) -> None: ...
-    def put_task(self, task: Task) -> None: ...
-    def update_task(self, task: Task, fields: tuple[str, ...]) -> None: ...
-    def delete_tasks(self, names: list[TaskName]) -> None: ...
-    def put_tombstones(
-        self, kind: str, entries: list[tuple[str, datetime]], now: datetime
-    ) -> None: ...
-    def put_cmek(self, location: LocationName, key: str) -> None: ...
-    def put_operation(self, name: str, data: bytes, request_id: str, keep: int) -> None: ...
-    def put_clock_offset(self, offset: timedelta) -> None: ...
-    def reset(self) -> None: ...
-    def close(self) -> None: ...
-
-
-Disk = DataDir | InMemory

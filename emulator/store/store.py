@@ -12,11 +12,12 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from emulator.core import errors, limits
 from emulator.core.clock import Clock
 from emulator.store import bookkeeping
-from emulator.store.datadir import DataDir, Disk, InMemory, Snapshot
+from emulator.store.disk import Disk, InMemory
 from emulator.store.kept import AttemptHistory, CmekKeys, Operations
 from emulator.store.names import LocationName, QueueName, TaskName
 from emulator.store.records import (
@@ -30,6 +31,9 @@ from emulator.store.records import (
 )
 from emulator.store.stats import QueueStats
 from emulator.store.tombstones import Tombstones
+
+if TYPE_CHECKING:  # SQLite is loaded with --data-dir alone
+    from emulator.store.datadir import DataDir, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
