@@ -12,7 +12,6 @@ import base64
 import dataclasses
 import enum
 import json
-import operator
 import types
 import typing
 from collections.abc import Callable
@@ -47,8 +46,7 @@ def loads(text: str, kind: Any) -> Any:
     return _decode(json.loads(text), kind)
 
 
-# -- encoding: one function per type, made once (a record's fields are read by one
-# attrgetter, and those whose type is plain JSON are taken as they are) ------------------
+# -- encoding: one function per type, made once ------------------------------------------
 
 _JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 _PLAIN = {type(None), bool, str, int, float}
@@ -82,18 +80,21 @@ def _encoder_for(kind: type) -> Callable[[Any], Any]:
 
 
 def _record_encoder(cls: type) -> Callable[[Any], Any]:
+    """One function for the record's class, compiled once, that builds its document in
+    one expression (as dataclasses build __init__): a plain field is read as it is, a
+    datetime is its isoformat(), anything else goes through `_encode`."""
     hints = _hints(cls)
-    names = tuple(f.name for f in dataclasses.fields(cls))
-    read = operator.attrgetter(*names) if len(names) > 1 else lambda r: (getattr(r, names[0]),)
-    fields = tuple((name, _is_plain(hints[name])) for name in names)
-    tag = cls.__name__
-
-    def encode(record: Any) -> dict[str, Any]:
-        document: dict[str, Any] = {"$type": tag}
-        for (name, plain), value in zip(fields, read(record), strict=True):
-            document[name] = value if plain else _encode(value)
-        return document
-
+    items = [f'"$type": {cls.__name__!r}']
+    for field in dataclasses.fields(cls):
+        value, kind = f"record.{field.name}", hints[field.name]
+        if kind is datetime:
+            value += ".isoformat()"
+        elif not _is_plain(kind):
+            value = f"_encode({value})"
+        items.append(f"{field.name!r}: {value}")
+    namespace: dict[str, Any] = {"_encode": _encode}
+    exec(f"def encode(record):\n    return {{{', '.join(items)}}}\n", namespace)
+    encode: Callable[[Any], Any] = namespace["encode"]
     return encode
 
 

@@ -122,7 +122,10 @@ class DataDir:
         return self._transaction
 
     def _write(self, step: str, sql: str, *rows: tuple[Any, ...]) -> None:
-        self._db.executemany(sql, rows)
+        if len(rows) == 1:
+            self._db.execute(sql, rows[0])
+        else:
+            self._db.executemany(sql, rows)
         if self._crash_at:
             self._step(self._transaction_name, step)
         if not self._depth:
