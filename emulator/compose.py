@@ -13,17 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import errno
+import functools
 import importlib
 import logging
-import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import grpc
 
-from emulator.core import limits
+from emulator.core import ports
 from emulator.core.clock import Clock, RealClock, VirtualClock, utc_now
 from emulator.core.errors import StartupError
 from emulator.core.routes import Route, RouteTable
@@ -36,24 +35,24 @@ from emulator.dispatch.sender import Sender
 from emulator.grpc import control as control_grpc
 from emulator.grpc import server as grpc_server
 from emulator.http import multiplex
-from emulator.service import tables
+from emulator.service import message_types, tables
 from emulator.service.batch import BatchService
 from emulator.service.control import Control
 from emulator.service.iam import IamService
 from emulator.service.locations import LocationsService
 from emulator.service.service import CloudTasksService
 from emulator.service.startup_queues import StartupQueue
-from emulator.service.v2beta3 import V2beta3
 from emulator.store import Store
-from emulator.store.datadir import DataDir
 from emulator.store.names import QueueName
 from emulator.store.records import Queue, QueueState
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-# The HTTP port's modules: aiohttp and all that stands on it, a third of the start-up,
-# imported on a thread while gRPC already serves (`EmulatorServer.start`).
+    from emulator.store.datadir import DataDir
+
+# The HTTP port's modules: aiohttp and all that stands on it, half the memory, imported
+# with the first HTTP/1 connection, on a thread while gRPC serves on (`_load_http`).
 HTTP_MODULES = (
     "emulator.http.app",
     "emulator.http.app_engine_admin",
@@ -90,7 +89,7 @@ class EmulatorServer:
         """`queue_template`: what --auto-create-queues creates a missing queue as (its
         name aside); None: every default. `routes`: see `emulator.core.routes`."""
         self.settings = settings or Settings()
-        data_dir = DataDir(self.settings.data_dir) if self.settings.data_dir else None
+        data_dir = _data_dir(self.settings.data_dir) if self.settings.data_dir else None
         if clock is None and self.settings.clock == "virtual":
             # A virtual clock keeps the offset it had when the data directory last saw it.
             offset = data_dir.clock_offset() if data_dir else timedelta(0)
@@ -131,6 +130,9 @@ class EmulatorServer:
             default_parent=_default_parent(self.settings),
         )
         self._grpc: grpc.aio.Server | None = None
+        self._tables: tuple[
+            tables.MethodTable, Callable[[], tables.MethodTable], dict[str, tables.MethodTable]
+        ]
         self._web: web.AppRunner | None = None
         self._listener: multiplex.SharedPort | None = None
         self.grpc_port = 0
@@ -163,32 +165,21 @@ class EmulatorServer:
             ("gRPC", grpc_port, address, "--port"),
             ("HTTP", self.settings.http_port, http_address, "--http-port"),
         ):
-            problem = _bind_problem(self.settings.host, port, flag)
+            problem = ports.bind_problem(self.settings.host, port, flag)
             if problem:
                 raise StartupError(f"cannot listen for {kind} on {where}: {problem}")
-        # No SO_REUSEPORT: a second emulator on a taken port must fail, not share it.
-        server = grpc.aio.server(
-            options=[
-                ("grpc.so_reuseport", 0),
-                ("grpc.max_receive_message_length", limits.MAX_REQUEST_BYTES),
-                ("grpc.max_send_message_length", limits.MAX_REQUEST_BYTES),
-                # One metadata limit, not gRPC's soft one (8 KiB, past which it refuses
-                # calls at random) below a hard one: the same call always gets one answer.
-                ("grpc.max_metadata_size", limits.MAX_METADATA_BYTES),
-                ("grpc.absolute_max_metadata_size", limits.MAX_METADATA_BYTES),
-            ]
-        )
+        server = grpc_server.new_server()
         batch = BatchService(self.tasks)
         v2 = tables.cloud_tasks_methods(self.tasks, IamService(self.store), batch)
-        v2beta3 = V2beta3(v2, self.store, self.dispatcher.view).methods(v2)
         mixins = tables.mixin_methods(
             batch, LocationsService(self.store, self.settings.default_location)
         )
-        handlers = grpc_server.generic_handlers(
-            {tables.CLOUD_TASKS: v2, tables.CLOUD_TASKS_V2BETA3: v2beta3, **mixins}
-        )
+        commit = self.store.commit  # before every answer: what a client is told is on disk
+        handlers = grpc_server.generic_handlers({tables.CLOUD_TASKS: v2, **mixins}, commit)
         if self.settings.control:
-            handlers.append(control_grpc.handler(self.control))
+            handlers.append(control_grpc.handler(self.control, commit))
+        beta = functools.cache(lambda: _v2beta3_table(v2, self))  # with its first call
+        handlers.append(grpc_server.LazyService(tables.CLOUD_TASKS_V2BETA3, beta, commit))
         server.add_generic_rpc_handlers(handlers)
         health = grpc_server.add_health(server)
         try:
@@ -200,9 +191,10 @@ class EmulatorServer:
         await server.start()
         self._grpc = server
         grpc_address = (connect_host(self.settings.host).strip("[]"), self.grpc_port)
+        self._tables = (v2, beta, mixins)  # for the HTTP side, when it is loaded
         try:
             self._listener = await multiplex.serve(
-                grpc_address, self.settings.host, self.settings.http_port
+                grpc_address, self.settings.host, self.settings.http_port, self._load_http
             )
         except OSError as error:
             await self.stop(0)
@@ -211,19 +203,23 @@ class EmulatorServer:
             ) from None
         self.http_port = self._listener.port
         self.authorizer.issuer = self.settings.oidc_issuer or self.http_url
-        # gRPC is served on both ports from here on. The HTTP side is imported on a thread
-        # meanwhile; HTTP/1 connections wait for it rather than being refused.
-        await asyncio.to_thread(load_http_side)
-        from emulator.http import app as http_app
-
-        self._web = await http_app.start(_http_app(self, v2, v2beta3, mixins))
-        self._listener.attach_http(http_app.protocols(self._web))
         self._create_startup_queues()
+        self.store.commit()
         for route in self.routes.routes:
             log.info("route: %s", route.describe())
         self.dispatcher.start()
         # Healthy (gRPC health SERVING, GET /healthz) once the start-up queues exist.
+        self._listener.serving = True
         await grpc_server.mark_serving(health)
+
+    async def _load_http(self) -> multiplex.HttpSide:
+        """The HTTP side, loaded with the first HTTP/1 connection: imported on a thread
+        while the loop serves on (HTTP/1 connections wait for it meanwhile)."""
+        await asyncio.to_thread(load_http_side)
+        from emulator.http import app as http_app
+
+        self._web = await http_app.start(_http_app(self, *self._tables))
+        return http_app.protocols(self._web)
 
     def _create_startup_queues(self) -> None:
         """Each start-up queue, configured as given; a new one in its given state (one
@@ -264,6 +260,8 @@ class EmulatorServer:
         if rpcs is not None:
             await rpcs
             self._grpc = None
+        if self._listener is not None:
+            await self._listener.loaded()  # an HTTP side being loaded stops first
         if self._web is not None:
             await self._web.cleanup()
             self._web = None
@@ -283,6 +281,20 @@ def _route_table(routes: Sequence[Route]) -> RouteTable:
         return RouteTable(routes)
     except ValueError as error:  # the same pattern twice
         raise StartupError(str(error)) from None
+
+
+def _data_dir(path: str) -> DataDir:
+    from emulator.store.datadir import DataDir  # (SQLite: only with --data-dir)
+
+    return DataDir(path)
+
+
+def _v2beta3_table(v2: tables.MethodTable, server: EmulatorServer) -> tables.MethodTable:
+    """The v2beta3 RPCs (their message types loaded now, not at start-up)."""
+    message_types.load_beta_types()
+    from emulator.service.v2beta3 import V2beta3
+
+    return V2beta3(v2, server.store, server.dispatcher.view).methods(v2)
 
 
 def _auto_create(settings: Settings, template: Queue | StartupQueue | None) -> Queue | None:
@@ -306,7 +318,7 @@ def _default_parent(settings: Settings) -> str:
 def _http_app(
     server: EmulatorServer,
     v2: tables.MethodTable,
-    v2beta3: tables.MethodTable,
+    v2beta3: Callable[[], tables.MethodTable],
     mixins: dict[str, tables.MethodTable],
 ) -> web.Application:
     """The HTTP port's app: REST (v2, v2beta3) on the gRPC port's tables, the Firebase
@@ -333,44 +345,19 @@ def _http_app(
         app_engine_url=settings.app_engine_host,
         with_control=settings.control,
     )
-    app = http_app.make_app(server.grpc_target, html_index=board.index)
+    app = http_app.make_app(server.grpc_target, html_index=board.index, commit=server.store.commit)
     token.add_to(app, server.authorizer)
     control.add_to(app, server.control, enabled=settings.control)
     dashboard.add_to(app, board)
     common = {rpc: entry for table in mixins.values() for rpc, entry in table.items()}
     buffer = {"BufferTask": (rest.BufferTaskRequest, server.tasks.buffer_task)}
-    for version, table in (("v2", v2), ("v2beta3", v2beta3)):
+    for version, table in (("v2", v2), ("v2beta3", v2beta3())):
         api = rest.RestApi(rest.routes({**table, **common, **buffer}, version))
         rest.add_to(app, api, version)
     firebase.add_to(app, firebase.FirebaseRoute(server.tasks, settings.firebase_function_url))
     metrics.add_to(app, server.store, server.dispatcher.view)
     app_engine_admin.add_to(app, settings.default_location)
     return app
-
-
-def _bind_problem(host: str, port: int, flag: str) -> str:
-    """Why a listener on host:port cannot be opened ("" if it can): bound and closed at
-    once, with SO_REUSEADDR as gRPC's and asyncio's listeners are (a port whose last
-    connections are in TIME_WAIT is free; one another process listens on is not)."""
-    try:
-        found = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-    except OSError:
-        return ""  # not a name this resolver knows: the listener says what is wrong
-    for family, kind, proto, _, address in found:
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(address)
-            except OSError as error:
-                if error.errno == errno.EADDRINUSE:
-                    return (
-                        "the port is taken (by another emulator?); choose another with "
-                        f"{flag}, or 0 for a free one"
-                    )
-                return error.strerror or str(error)
-    return ""
 
 
 def _read_key(path: str) -> bytes | None:

@@ -24,7 +24,7 @@ from emulator import Emulator
 from emulator.core import errors
 from emulator.core.clock import utc_now
 
-from support import PARENT, Receiver, emulator_process
+from support import PARENT, TARGET_URL, Receiver, emulator_process
 
 
 def _client(target: str) -> tuple[tasks_v2.CloudTasksClient, grpc.Channel]:
@@ -145,6 +145,35 @@ def test_a_clean_restart_keeps_everything(tmp_path: Path) -> None:
         with pytest.raises(exceptions.NotFound) as missing:
             client.get_task(name=f"{name}/tasks/gone")
         assert missing.value.message == errors.TASK_TOMBSTONED
+
+
+def _committed_tasks(path: Path) -> set[str]:
+    """The task names another reader of the data directory sees: what is committed."""
+    with sqlite3.connect(path / "state.sqlite3") as db:
+        return {name for (name,) in db.execute("SELECT name FROM tasks")}
+
+
+@pytest.mark.parametrize("port", ["grpc", "rest"])
+def test_what_an_answer_acknowledges_is_committed_when_it_arrives(
+    tmp_path: Path, port: str
+) -> None:
+    # Changes are committed in groups (docs/operations.md), but never after the answer
+    # that acknowledges them: another reader of the file sees each task at once.
+    with Emulator(data_dir=str(tmp_path)) as emu:
+        client = emu.client() if port == "grpc" else emu.rest_client()
+        name = emu.queue_name("q")
+        client.create_queue(parent=emu.parent, queue={"name": name})
+        client.pause_queue(name=name)
+        created = set()
+        for number in range(5):
+            task = client.create_task(
+                parent=name,
+                task={"name": f"{name}/tasks/t{number}", "http_request": {"url": TARGET_URL}},
+            )
+            created.add(task.name)
+            assert _committed_tasks(tmp_path) == created
+        client.delete_task(name=f"{name}/tasks/t0")
+        assert _committed_tasks(tmp_path) == created - {f"{name}/tasks/t0"}
 
 
 def test_reset_empties_the_data_directory(tmp_path: Path) -> None:

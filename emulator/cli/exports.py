@@ -7,7 +7,6 @@ import os
 import shlex
 from collections.abc import Mapping, Sequence
 
-from emulator import autoconnect
 from emulator.cli.options import ENV_INIT_OPTIONS
 from emulator.cli.parser import build_env_init_parser, emulator_host, read_settings
 from emulator.core.errors import StartupError
@@ -26,6 +25,8 @@ def env_init(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> s
     settings = read_settings(parser, ENV_INIT_OPTIONS, args, env)
     if not settings.http_port:
         raise StartupError("env-init needs a fixed HTTP port, not 0 (picked at start)")
+    from emulator import autoconnect  # (its import hook's machinery: env-init alone)
+
     host = autoconnect.emulator_host(env) if ":" in env.get(EMULATOR_HOST_ENV, "") else ""
     host = host or emulator_host(settings)
     variables = {EMULATOR_HOST_ENV: host}

@@ -4,7 +4,6 @@ CLOUD_TASKS_EMULATOR_HOST, then the defaults; the help text."""
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import re
 import sys
@@ -14,7 +13,6 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from emulator import autoconnect
 from emulator.cli.options import ENV_INIT_OPTIONS, OPTIONS, SWITCHES, Option
 from emulator.core.durations import format_duration
 from emulator.core.settings import (
@@ -302,7 +300,10 @@ def read_settings(
     for name in sorted(env):
         if name.startswith(ENV_PREFIX) and name not in _KNOWN_ENV:
             close = [_FLAG_NAMED_ENV[name]] if name in _FLAG_NAMED_ENV else []
-            close = close or difflib.get_close_matches(name, sorted(_KNOWN_ENV), n=1)
+            if not close:
+                import difflib  # (only for a mistake: not on every start)
+
+                close = difflib.get_close_matches(name, sorted(_KNOWN_ENV), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             _warn(f"ignoring the unknown variable {name}{hint}")
     return settings
@@ -329,6 +330,8 @@ def _apply_emulator_host(settings: Settings, value: str, given: set[str]) -> Non
         if "host" not in given:
             settings.host = value
         return
+    from emulator import autoconnect  # (its import hook's machinery: not on every start)
+
     host, port = autoconnect.parse_emulator_host(value)
     if "http_port" not in given:
         settings.http_port = port

@@ -14,7 +14,6 @@ The private key is never served or logged.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -80,6 +79,8 @@ OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration"
 
 def account_id(email: str) -> str:
     """A stable 21-digit numeric ID for a service account, like Google's `sub`."""
+    import hashlib  # (tokens alone need it: not loaded at start-up)
+
     digest = int.from_bytes(hashlib.sha256(email.encode()).digest()[:8], "big")
     return str(10**20 + digest % 10**20)
 
@@ -105,6 +106,8 @@ class Authorizer:
 
     @cached_property
     def _public_jwk(self) -> dict[str, Any]:
+        import hashlib
+
         import jwt
 
         jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))

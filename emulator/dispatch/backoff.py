@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 
 from emulator.core import limits
 from emulator.store.records import RetryConfig
@@ -141,6 +140,8 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     value = value.strip()
     if value.isascii() and value.isdigit():
         return min(timedelta(seconds=min(int(value), _CAP_SECONDS)), MAX_RETRY_AFTER)
+    from email.utils import parsedate_to_datetime  # noqa: PLC0415  (an HTTP date: rare)
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -178,6 +178,7 @@ class Delivery:
 
         timer = self.clock.call_at(deadline, expire)
         try:
+            self.store.commit()  # the target is shown nothing that is not on disk
             return await self.sender.send(outgoing, routes)
         except asyncio.CancelledError:
             if not expired or current.uncancel() > 0:

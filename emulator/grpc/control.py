@@ -14,7 +14,7 @@ import grpc
 from emulator import control_pb2
 from emulator.core import errors
 from emulator.core.rough_edges import RoughEdges, RoughEdgesState
-from emulator.grpc.server import unary_handler
+from emulator.grpc.server import nothing_to_commit, unary_handler
 from emulator.service.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control
 from emulator.service.convert import duration, timestamp, to_datetime, to_timedelta
 from emulator.store.records import Attempt
@@ -93,7 +93,11 @@ def _state(state: RoughEdgesState) -> Any:
     return message
 
 
-def handler(control: Control) -> grpc.GenericRpcHandler:  # type: ignore[type-arg]
+def handler(
+    control: Control, commit: Callable[[], None] = nothing_to_commit
+) -> grpc.GenericRpcHandler:  # type: ignore[type-arg]
+    """The control service; `commit` (`Store.commit`) runs before every answer."""
+
     def reset(request: Any) -> Any:
         control.reset()
         return control_pb2.ResetResponse()
@@ -138,7 +142,7 @@ def handler(control: Control) -> grpc.GenericRpcHandler:  # type: ignore[type-ar
     return grpc.method_handlers_generic_handler(
         control_pb2.SERVICE,
         {
-            rpc: unary_handler(f"{control_pb2.SERVICE}/{rpc}", request, method)
+            rpc: unary_handler(f"{control_pb2.SERVICE}/{rpc}", request, method, commit)
             for rpc, (request, method) in methods.items()
         },
     )

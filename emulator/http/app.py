@@ -171,12 +171,32 @@ async def _no_cross_site_changes(request: web.Request, handler: Handler) -> web.
     return await handler(request)
 
 
-def make_app(grpc_target: str, *, html_index: Handler | None = None) -> web.Application:
+def _committed_first(commit: Callable[[], None]) -> Any:
+    """A middleware: `commit` (`Store.commit`) runs before every answer, so what a client
+    is told is on disk first (--data-dir)."""
+
+    @web.middleware
+    async def committed_first(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        finally:
+            commit()
+
+    return committed_first
+
+
+def make_app(
+    grpc_target: str,
+    *,
+    html_index: Handler | None = None,
+    commit: Callable[[], None] | None = None,
+) -> web.Application:
     """The HTTP port's app with its error boundary; `html_index` answers `/` for browsers
-    (the dashboard)."""
-    app = web.Application(
-        middlewares=[_errors, _no_cross_site_changes], client_max_size=limits.MAX_REQUEST_BYTES
-    )
+    (the dashboard); `commit` runs before every answer."""
+    middlewares: list[Any] = [_errors, _no_cross_site_changes]
+    if commit is not None:
+        middlewares.append(_committed_first(commit))
+    app = web.Application(middlewares=middlewares, client_max_size=limits.MAX_REQUEST_BYTES)
     app[GRPC_TARGET] = grpc_target
     if html_index is not None:
         app[HTML_INDEX] = html_index

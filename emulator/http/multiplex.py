@@ -12,22 +12,33 @@ request starts with "PRI". So the first bytes of a connection decide its way:
 That is what lets `CLOUD_TASKS_EMULATOR_HOST=host:port` alone serve REST, gRPC and the
 Firebase route. The gRPC-only port stays for clients that want no relay at all.
 
-The port listens, and relays gRPC, before the HTTP side is ready (the server loads it
-while gRPC is already served): an HTTP/1 connection that comes first waits, not read
-from, until `attach_http()`.
+The HTTP side (aiohttp and all that stands on it: half the emulator's memory) is loaded
+with the first HTTP/1 connection, on a thread while the loop serves on (`load_http`), or
+attached by `attach_http()`; a connection that comes before it waits, not read from.
+Until then the port answers `GET /healthz` itself once the emulator serves, so health
+checks (Docker runs one every second) do not load it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("emulator.http")
 
 _H2_PREFACE = b"PRI"
 _SNIFF_LIMIT = 64 * 1024  # a client that sends this much without deciding is not HTTP
 _SNIFF_TIMEOUT = 30.0  # seconds a new connection may take to send its first bytes
+_PROBES = (b"GET /healthz HTTP/1.0\r\n", b"GET /healthz HTTP/1.1\r\n")
+_WITH_BODY = re.compile(rb"\r\n(content-length|transfer-encoding):", re.IGNORECASE)
+_HEALTHY = (  # what the HTTP side's /healthz says, and the connection closed
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n"
+    b'Content-Length: 21\r\nConnection: close\r\n\r\n{"status": "SERVING"}'
+)
+
+HttpSide = Callable[[], asyncio.Protocol]  # a protocol for each HTTP/1 connection
 
 
 class _Relay(asyncio.Protocol):
@@ -95,12 +106,31 @@ class _FirstBytes(asyncio.Protocol):
             return  # too few bytes to tell
         if head == _H2_PREFACE:
             self._relay_to_grpc()
-        elif self.port.http is None:  # the HTTP side is still loading: wait for it
+        elif self.port.http is not None:
+            self.become_http()
+        elif not self._health_probe():  # wait for the HTTP side
             self.timer.cancel()
             self.transport.pause_reading()
             self.port.waiting.append(self)
-        else:
-            self.become_http()
+            self.port.load()
+
+    def _health_probe(self) -> bool:
+        """Whether this connection is (or may still become) `GET /healthz` without a
+        body while the emulator serves: answered here, the HTTP side not loaded."""
+        assert self.transport is not None
+        buffer = self.buffer
+        if not self.port.serving:
+            return False
+        if len(buffer) < len(_PROBES[0]):
+            return any(probe.startswith(buffer) for probe in _PROBES)
+        if not buffer.startswith(_PROBES) or _WITH_BODY.search(buffer):
+            return False
+        if b"\r\n\r\n" not in buffer:
+            return len(buffer) < _SNIFF_LIMIT  # the rest of its head is on the way
+        self.timer.cancel()
+        self.transport.write(_HEALTHY)
+        self.transport.close()
+        return True
 
     def become_http(self) -> None:
         assert self.transport is not None
@@ -163,19 +193,40 @@ class SharedPort:
     """The listening socket, and the relayed gRPC connections to close when it stops
     (HTTP/1 connections are aiohttp's, which closes them itself)."""
 
-    def __init__(self) -> None:
+    def __init__(self, load_http: Callable[[], Awaitable[HttpSide]] | None = None) -> None:
         self.server: asyncio.Server | None = None
         self.relays: set[asyncio.Transport] = set()
-        self.http: Callable[[], asyncio.Protocol] | None = None
+        self.http: HttpSide | None = None
         self.waiting: list[_FirstBytes] = []  # HTTP/1 connections that came before it
+        self.serving = False  # set when the emulator is up: GET /healthz answers 200
+        self._load_http = load_http
+        self._loading: asyncio.Task[None] | None = None
 
-    def attach_http(self, http: Callable[[], asyncio.Protocol]) -> None:
+    def attach_http(self, http: HttpSide) -> None:
         """HTTP/1 connections get a protocol from `http` (aiohttp's server) from now on,
         the ones that were waiting first."""
         self.http = http
         waiting, self.waiting = self.waiting, []
         for connection in waiting:
             connection.become_http()
+
+    def load(self) -> None:
+        """Load the HTTP side (once), then attach it."""
+        if self._loading is None and self._load_http is not None:
+            self._loading = asyncio.get_running_loop().create_task(self._load(self._load_http))
+
+    async def _load(self, load_http: Callable[[], Awaitable[HttpSide]]) -> None:
+        try:
+            http = await load_http()
+        except Exception:
+            log.exception("the HTTP side could not be loaded")
+            self._loading = None  # the next HTTP connection tries again
+            waiting, self.waiting = self.waiting, []
+            for connection in waiting:
+                if connection.transport is not None:
+                    connection.transport.close()
+            return
+        self.attach_http(http)
 
     @property
     def port(self) -> int:
@@ -191,16 +242,29 @@ class SharedPort:
             if connection.transport is not None:
                 connection.transport.close()
         self.waiting.clear()
+        if self._loading is not None:
+            self._loading.cancel()
+
+    async def loaded(self) -> None:
+        """Until an HTTP side being loaded is loaded, or stopped by `close()`."""
+        if self._loading is not None:
+            await asyncio.gather(self._loading, return_exceptions=True)
 
     async def wait_closed(self) -> None:
         if self.server is not None:
             await self.server.wait_closed()
 
 
-async def serve(grpc_address: tuple[str, int], host: str, port: int) -> SharedPort:
+async def serve(
+    grpc_address: tuple[str, int],
+    host: str,
+    port: int,
+    load_http: Callable[[], Awaitable[HttpSide]] | None = None,
+) -> SharedPort:
     """Listen on `host:port`: HTTP/2 connections are relayed to `grpc_address`, HTTP/1.x
-    ones are handed to the protocol `attach_http()` gives (and wait until then)."""
-    shared = SharedPort()
+    ones are handed to the protocol `load_http()` makes when the first comes, or
+    `attach_http()` gives (and wait until then)."""
+    shared = SharedPort(load_http)
     shared.server = await asyncio.get_running_loop().create_server(
         lambda: _FirstBytes(shared, grpc_address), host, port
     )

@@ -6,7 +6,7 @@ serves it again from the store. A repeated `request_id` returns the first operat
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +93,9 @@ class BatchService:
                     getattr(response, kind.results_field).append(result)
         metadata.end_time.CopyFrom(convert.timestamp(self.store.clock.now()))
         states = metadata_type.State
-        operation = pb.Operation(name=f"{parent.parent}/operations/{uuid.uuid4().hex}", done=True)
+        operation = pb.Operation(
+            name=f"{parent.parent}/operations/{os.urandom(16).hex()}", done=True
+        )
         if count and len(metadata.failed_requests) == count:
             metadata.state = states.Value("FAILED")
             operation.error.code = errors.Code.ABORTED

@@ -6,7 +6,7 @@ every permission.
 
 from __future__ import annotations
 
-import secrets
+import os
 from typing import Any
 
 from emulator.core import errors
@@ -58,7 +58,7 @@ class IamService:
             request.update_mask.MergeMessage(request.policy, current)
         else:
             current.CopyFrom(request.policy)
-        current.etag = secrets.token_bytes(8)
+        current.etag = os.urandom(8)
         self.store.set_policy(name, current.SerializeToString())
         return current
 

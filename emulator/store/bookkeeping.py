@@ -10,6 +10,10 @@ from datetime import datetime
 
 from emulator.store.records import AttemptTimes, ResponseStatus, Task
 
+# The fields of a task each function changes (the data directory writes only those).
+DISPATCH_FIELDS = ("dispatch_count", "first_attempt", "last_attempt")
+RESULT_FIELDS = ("response_count", "execution_count", "previous_response", "last_attempt")
+
 
 def record_dispatch(task: Task, now: datetime) -> AttemptTimes:
     """Count an attempt that starts now; returns its summary (the new `last_attempt`)."""

@@ -14,6 +14,7 @@ import enum
 import json
 import types
 import typing
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -33,36 +34,88 @@ _NAMES = {
 
 
 def dumps(record: Any) -> str:
-    return json.dumps(_encode(record), separators=(",", ":"))
+    return _JSON(_encode(record))
+
+
+def dumps_fields(record: Any, names: tuple[str, ...]) -> list[str]:
+    """Some of a record's fields, each as JSON text (to update a stored record in place)."""
+    return [_JSON(_encode(getattr(record, name))) for name in names]
 
 
 def loads(text: str, kind: Any) -> Any:
     return _decode(json.loads(text), kind)
 
 
+# -- encoding: one function per type, made once ------------------------------------------
+
+_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_PLAIN = {type(None), bool, str, int, float}
+
+
 def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, int | float):
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value // timedelta(microseconds=1)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if type(value) in _NAMES:
-        return str(value)
-    if dataclasses.is_dataclass(value):
-        document = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return {"$type": type(value).__name__, **document}
-    if isinstance(value, dict):
-        return {str(k): _encode(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_encode(v) for v in value]
-    raise TypeError(f"cannot store a {type(value).__name__}")
+    encode = _ENCODERS.get(type(value))
+    if encode is None:
+        encode = _ENCODERS[type(value)] = _encoder_for(type(value))
+    return encode(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _encoder_for(kind: type) -> Callable[[Any], Any]:
+    if kind in _PLAIN:
+        return _same
+    if issubclass(kind, enum.Enum):
+        return lambda value: value.value
+    if kind in _NAMES:
+        return str
+    if dataclasses.is_dataclass(kind):
+        return _record_encoder(kind)
+    if issubclass(kind, dict):
+        return lambda value: {str(k): _encode(v) for k, v in value.items()}
+    if issubclass(kind, list | tuple):
+        return lambda value: [_encode(v) for v in value]
+    raise TypeError(f"cannot store a {kind.__name__}")
+
+
+def _record_encoder(cls: type) -> Callable[[Any], Any]:
+    """One function for the record's class, compiled once, that builds its document in
+    one expression (as dataclasses build __init__): a plain field is read as it is, a
+    datetime is its isoformat(), anything else goes through `_encode`."""
+    hints = _hints(cls)
+    items = [f'"$type": {cls.__name__!r}']
+    for field in dataclasses.fields(cls):
+        value, kind = f"record.{field.name}", hints[field.name]
+        if kind is datetime:
+            value += ".isoformat()"
+        elif not _is_plain(kind):
+            value = f"_encode({value})"
+        items.append(f"{field.name!r}: {value}")
+    namespace: dict[str, Any] = {"_encode": _encode}
+    exec(f"def encode(record):\n    return {{{', '.join(items)}}}\n", namespace)
+    encode: Callable[[Any], Any] = namespace["encode"]
+    return encode
+
+
+def _is_plain(kind: Any) -> bool:
+    """Whether values of this type hint are JSON as they are (an IntEnum is its number)."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType, list):
+        return all(map(_is_plain, typing.get_args(kind)))
+    if origin is dict:
+        key, item = typing.get_args(kind)
+        return key is str and _is_plain(item)
+    if origin is tuple:
+        return all(map(_is_plain, typing.get_args(kind)))
+    return kind in _PLAIN or (isinstance(kind, type) and issubclass(kind, enum.IntEnum))
+
+
+_ENCODERS: dict[type, Callable[[Any], Any]] = {
+    datetime: datetime.isoformat,
+    timedelta: lambda value: value // timedelta(microseconds=1),
+    bytes: lambda value: base64.b64encode(value).decode(),
+}
 
 
 @cache

@@ -1,60 +1,48 @@
-"""`--data-dir`: the store's state in SQLite, written before each change returns.
+"""`--data-dir`: the store's state in SQLite, each change written as it is made and
+committed before anything shows it.
 
-One file, `state.sqlite3`, in write-ahead-log mode with `synchronous=NORMAL`: a commit is
-on disk before the RPC that made it answers, so a killed process (`kill -9`, a crashed
-container) loses nothing that was acknowledged. (A power cut may lose the last commits;
-an emulator does not pay for fsync on every call.) The records are JSON
-(`emulator.store.codec`), so the file is readable with the `sqlite3` shell.
-
-The file carries its format number. It is checked through a read-only connection before
-anything is written: a file of another format, another application's database, or one that
-is not a database stops the start-up with a clear error and is left byte for byte as it was
-(not switched to WAL, nothing created beside it). The emulator never resets it silently.
+A change is written when the store makes it. The commit comes before any answer (the ports
+call `Store.commit()` before answering, and an attempt before it is sent) or, for what
+deliveries change, at the start of the event loop's next turn: one commit for every change
+made meanwhile (group commit). So a killed process (`kill -9`, a crashed container) loses
+nothing that was acknowledged or shown. The file, its format check and its settings are
+`emulator.store.datafile`'s. The records are JSON (`emulator.store.codec`), so the file is
+readable with the `sqlite3` shell; a task's dispatch or retry rewrites only the fields it
+changed (SQLite's `json_set`). The emulator never resets the file silently.
 
 A change that takes several writes (settling an attempt: the task's result, then its next
 schedule, or its deletion and the tombstone that keeps its name reserved) is one
 transaction (`DataDir.transaction`): a process killed at any point keeps all of it or none.
+A commit holds whole changes only (the store's operations never await), and a change that
+fails half-way is rolled back alone (to a savepoint) when others wait in the same commit.
 
 Fault injection, for the crash tests only: when CLOUD_TASKS_EMULATOR_CRASH_AT (read once,
 when the data directory opens) names a step, `TRANSACTION/WRITE` (e.g. `settle/delete_tasks`,
-after that write and before the commit) or `TRANSACTION/commit` (just after the commit),
-the process kills itself with SIGKILL when it reaches that step.
+after that write and before the commit) or `TRANSACTION/commit` (just after the commit
+that holds such a change), the process kills itself with SIGKILL when it reaches that step.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 import sqlite3
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from emulator.core.errors import StartupError
-from emulator.core.version import __version__
-from emulator.store import codec
+from emulator.core.errors import Internal, StartupError
+from emulator.store import codec, datafile
 from emulator.store.names import LocationName, QueueName, TaskName
 from emulator.store.records import Queue, Task
 
-FORMAT = 1
-FILE = "state.sqlite3"
 CRASH_AT = "CLOUD_TASKS_EMULATOR_CRASH_AT"  # the crash tests' hook (see above)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, record TEXT NOT NULL, policy BLOB);
-CREATE TABLE IF NOT EXISTS tasks (name TEXT PRIMARY KEY, queue TEXT NOT NULL, record TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS tasks_by_queue ON tasks (queue);
-CREATE TABLE IF NOT EXISTS tombstones (
-    kind TEXT NOT NULL, name TEXT NOT NULL, until TEXT NOT NULL, PRIMARY KEY (kind, name));
-CREATE INDEX IF NOT EXISTS tombstones_by_until ON tombstones (until);
-CREATE TABLE IF NOT EXISTS cmek (location TEXT PRIMARY KEY, key TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS operations (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL, data BLOB NOT NULL,
-    request_id TEXT NOT NULL);
-"""
+log = logging.getLogger("emulator.store")
 
 
 @dataclass
@@ -75,121 +63,101 @@ class DataDir:
         self._transaction_name = ""
         self._transaction = _Transaction(self)
         self._crash_at = os.environ.get(CRASH_AT, "")
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            file = self.path / FILE
-            new = not file.exists() or file.stat().st_size == 0 or self._check_format(file)
-            self._db = sqlite3.connect(file, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # The schema and the format number, in one transaction.
-            stamp = (
-                f"INSERT INTO meta VALUES ('format', '{FORMAT}'), ('written_by', '{__version__}');"
-                if new
-                else ""
-            )
-            self._db.executescript(f"BEGIN; {_SCHEMA} {stamp} COMMIT;")
-        except sqlite3.DatabaseError as error:
-            raise StartupError(
-                f"cannot read the data directory {self.path}: {error}; it may be corrupted. "
-                "Use another --data-dir, or delete this one to start empty."
-            ) from None
-        except OSError as error:
-            raise StartupError(f"cannot use the data directory {self.path}: {error}") from None
-
-    def _check_format(self, file: Path) -> bool:
-        """Whether the existing `file` is an empty database (True) or one of this format
-        (False); anything else is a StartupError. Read through a read-only connection,
-        so that a file it refuses is left exactly as it was."""
-        # Reading a database in WAL mode creates its -wal and -shm files when they are
-        # missing: those this check made are removed again when it refuses the file.
-        made = [p for p in (Path(f"{file}-wal"), Path(f"{file}-shm")) if not p.exists()]
-        try:
-            tables, meta = _read_format(file)
-        except BaseException:
-            _remove(made)
-            raise
-        if not tables:
-            return True
-        if meta.get("format") == str(FORMAT):
-            return False
-        _remove(made)
-        if "meta" not in tables:
-            raise StartupError(
-                f"the data directory {self.path} holds a database of another application "
-                f"({FILE} has the tables {', '.join(sorted(tables))}); it was left unchanged. "
-                "Use another --data-dir, or delete this one to start empty."
-            )
-        raise StartupError(
-            f"the data directory {self.path} holds format {meta.get('format', 'unknown')} "
-            f"(written by cloud-tasks-emulator {meta.get('written_by', 'unknown')}); this "
-            f"emulator ({__version__}) reads format {FORMAT}. Use another --data-dir, or "
-            "delete this one to start empty."
-        )
+        self._due: asyncio.Handle | None = None  # the commit at the loop's next turn
+        self._batch: set[str] = set()  # the next commit's transaction names (crash hook)
+        self._expired: datetime | None = None  # tombstones to drop, once a commit
+        self._db = datafile.open_database(self.path)
+        self._checkpoints = datafile.Checkpointer(self.path / datafile.FILE)
+        self._json_set = datafile.has_json_set(self._db)
+        self._updates: dict[tuple[str, ...], str] = {}  # update_task's SQL, by fields
+        self._changes = 0  # the connection's total_changes at the last checkpoint
 
     # -- reading ---------------------------------------------------------------------
 
     def load(self, now: datetime) -> Snapshot:
         """The stored state; tombstones that expired meanwhile are left out."""
         try:
-            return self._load(now)
+            return _load(self._db, now)
         except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as error:
             raise StartupError(
                 f"the data directory {self.path} cannot be read ({error}); it may be "
                 "corrupted. Use another --data-dir, or delete this one to start empty."
             ) from None
 
-    def _load(self, now: datetime) -> Snapshot:
-        db = self._db
-        snapshot = Snapshot()
-        for record, policy in db.execute("SELECT record, policy FROM queues ORDER BY name"):
-            snapshot.queues.append((codec.loads(record, Queue), policy or b""))
-        rows = db.execute("SELECT record FROM tasks")
-        snapshot.tasks = sorted((codec.loads(r, Task) for (r,) in rows), key=lambda t: t.seq)
-        for kind, name, until in db.execute(
-            "SELECT kind, name, until FROM tombstones ORDER BY until"
-        ):
-            when = datetime.fromisoformat(until)
-            if when > now:
-                snapshot.tombstones.append((kind, name, when))
-        snapshot.cmek = {
-            LocationName.parse(location): key
-            for location, key in db.execute("SELECT location, key FROM cmek")
-        }
-        snapshot.operations = list(
-            db.execute("SELECT name, data, request_id FROM operations ORDER BY seq")
-        )
-        return snapshot
-
     def clock_offset(self) -> timedelta:
         """How far the virtual clock was ahead of real time when last advanced."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'clock_offset'").fetchone()
         return timedelta(microseconds=int(row[0])) if row else timedelta(0)
 
-    # -- writing (each call commits, unless a transaction is open: the change is durable
-    # when the call, or the transaction, returns) -------------------------------------
+    # -- writing: each call, or each transaction, is one change, written at once and
+    # committed by `commit`: before an answer, or with the others of its turn of the loop
 
     def transaction(self, name: str = "") -> AbstractContextManager[object]:
-        """The writes made inside `with data_dir.transaction():` commit together when it
-        ends, or not at all if it raises (`name`: the crash tests' step prefix)."""
+        """The writes made inside `with data_dir.transaction():` are one change: committed
+        together, or rolled back if it raises (`name`: the crash tests' step prefix)."""
         if not self._depth:
             self._transaction_name = name
         return self._transaction
 
     def _write(self, step: str, sql: str, *rows: tuple[Any, ...]) -> None:
-        self._db.executemany(sql, rows)
+        if len(rows) == 1:
+            self._db.execute(sql, rows[0])
+        else:
+            self._db.executemany(sql, rows)
         if self._crash_at:
-            self._step(step)
+            self._step(self._transaction_name, step)
         if not self._depth:
-            self._commit()
+            self._changed(self._transaction_name)
 
-    def _commit(self) -> None:
-        self._db.commit()
+    def _changed(self, name: str) -> None:
+        """A change is complete: commit it at the start of the loop's next turn, with the
+        others made meanwhile, unless an answer commits it first (at once when no loop
+        runs)."""
         if self._crash_at:
-            self._step("commit")
+            self._batch.add(name)
+        if self._due is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.commit()
+            return
+        self._due = loop.call_soon(self._commit_due)
 
-    def _step(self, step: str) -> None:
-        if self._crash_at == f"{self._transaction_name}/{step}":
+    def _commit_due(self) -> None:
+        self._due = None
+        with suppress(Internal):  # logged; the next answer's commit reports it
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit every change made so far (an `Internal` error if the disk refuses)."""
+        if self._due is not None:
+            self._due.cancel()
+            self._due = None
+        if not self._db.in_transaction:
+            return
+        batch, self._batch = self._batch, set()
+        try:
+            if self._expired is not None:
+                self._db.execute(
+                    "DELETE FROM tombstones WHERE until <= ?", (self._expired.isoformat(),)
+                )
+                self._expired = None
+            self._db.commit()
+        except sqlite3.Error as error:
+            log.error("the data directory %s could not be written: %s", self.path, error)
+            self._db.rollback()
+            raise Internal(
+                f"The data directory could not be written ({error}); changes were lost."
+            ) from None
+        for name in batch:
+            self._step(name, "commit")
+        if self._db.total_changes - self._changes >= datafile.CHECKPOINT_EVERY:
+            self._changes = self._db.total_changes
+            self._checkpoints.due.set()
+
+    def _step(self, name: str, step: str) -> None:
+        if self._crash_at == f"{name}/{step}":
             os.kill(os.getpid(), signal.SIGKILL)  # the crash tests' hook (see above)
 
     def put_queue(self, queue: Queue, policy: bytes) -> None:
@@ -199,8 +167,8 @@ class DataDir:
             (str(queue.name), codec.dumps(queue), policy),
         )
 
-    def delete_queue(self, name: QueueName) -> None:
-        self._db.execute("DELETE FROM tasks WHERE queue = ?", (str(name),))
+    def delete_queue(self, name: QueueName, tasks: list[TaskName]) -> None:
+        self._db.executemany("DELETE FROM tasks WHERE name = ?", ((str(n),) for n in tasks))
         self._write("delete_queue", "DELETE FROM queues WHERE name = ?", (str(name),))
 
     def put_task(self, task: Task) -> None:
@@ -210,11 +178,25 @@ class DataDir:
             (str(task.name), str(task.name.queue_name), codec.dumps(task)),
         )
 
+    def update_task(self, task: Task, fields: tuple[str, ...]) -> None:
+        """Write only these fields of a stored task (SQLite's json_set rewrites the record
+        without Python encoding all of it again, and no index changes)."""
+        if not self._json_set:
+            self.put_task(task)
+            return
+        sql = self._updates.get(fields)
+        if sql is None:
+            paths = ", ".join(f"'$.{name}', json(?)" for name in fields)
+            sql = self._updates[fields] = (
+                f"UPDATE tasks SET record = json_set(record, {paths}) WHERE name = ?"
+            )
+        self._write("put_task", sql, (*codec.dumps_fields(task, fields), str(task.name)))
+
     def delete_tasks(self, names: list[TaskName]) -> None:
         self._write("delete_tasks", "DELETE FROM tasks WHERE name = ?", *((str(n),) for n in names))
 
     def put_tombstones(self, kind: str, entries: list[tuple[str, datetime]], now: datetime) -> None:
-        self._db.execute("DELETE FROM tombstones WHERE until <= ?", (now.isoformat(),))
+        self._expired = now  # those reserved until then are deleted by the commit
         self._write(
             "put_tombstones",
             "INSERT OR REPLACE INTO tombstones VALUES (?, ?, ?)",
@@ -252,36 +234,49 @@ class DataDir:
         self._write("reset", "DELETE FROM meta WHERE key = 'clock_offset'")
 
     def close(self) -> None:
+        self.commit()
+        self._checkpoints.stop()
         self._db.close()
 
 
-def _read_format(file: Path) -> tuple[set[str], dict[str, str]]:
-    """The database's table names and its `meta` table (read-only: nothing is written)."""
-    db = sqlite3.connect(file.resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-        if "meta" not in tables:
-            return tables, {}
-        return tables, {str(k): str(v) for k, v in db.execute("SELECT key, value FROM meta")}
-    finally:
-        db.close()
-
-
-def _remove(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
+def _load(db: sqlite3.Connection, now: datetime) -> Snapshot:
+    snapshot = Snapshot()
+    for record, policy in db.execute("SELECT record, policy FROM queues ORDER BY name"):
+        snapshot.queues.append((codec.loads(record, Queue), policy or b""))
+    rows = db.execute("SELECT record FROM tasks")
+    snapshot.tasks = sorted((codec.loads(r, Task) for (r,) in rows), key=lambda t: t.seq)
+    for kind, name, until in db.execute("SELECT kind, name, until FROM tombstones ORDER BY until"):
+        when = datetime.fromisoformat(until)
+        if when > now:
+            snapshot.tombstones.append((kind, name, when))
+    snapshot.cmek = {
+        LocationName.parse(location): key
+        for location, key in db.execute("SELECT location, key FROM cmek")
+    }
+    snapshot.operations = list(
+        db.execute("SELECT name, data, request_id FROM operations ORDER BY seq")
+    )
+    return snapshot
 
 
 class _Transaction:
-    """`DataDir.transaction()`'s context (one per data directory, reused)."""
+    """`DataDir.transaction()`'s context (one per data directory, reused). When other
+    changes wait for the same commit, the transaction is a savepoint: one that fails
+    is rolled back alone."""
 
-    __slots__ = ("_dir",)
+    __slots__ = ("_dir", "_savepoint")
 
     def __init__(self, data_dir: DataDir) -> None:
         self._dir = data_dir
+        self._savepoint = False
 
     def __enter__(self) -> object:
-        self._dir._depth += 1
+        data_dir = self._dir
+        if not data_dir._depth:
+            self._savepoint = data_dir._db.in_transaction
+            if self._savepoint:
+                data_dir._db.execute("SAVEPOINT change")
+        data_dir._depth += 1
         return self
 
     def __exit__(self, error_type: object, *_: object) -> None:
@@ -289,36 +284,14 @@ class _Transaction:
         data_dir._depth -= 1
         if data_dir._depth:
             return
-        try:
-            if error_type is None:
-                data_dir._commit()
-            else:
-                data_dir._db.rollback()
-        finally:
-            data_dir._transaction_name = ""
-
-
-_NO_TRANSACTION = nullcontext(None)  # reusable: InMemory's transactions cost nothing
-
-
-class InMemory:
-    """No data directory: every write is a no-op (the default, and the fast path)."""
-
-    def transaction(self, name: str = "") -> AbstractContextManager[object]:
-        return _NO_TRANSACTION
-
-    def put_queue(self, queue: Queue, policy: bytes) -> None: ...
-    def delete_queue(self, name: QueueName) -> None: ...
-    def put_task(self, task: Task) -> None: ...
-    def delete_tasks(self, names: list[TaskName]) -> None: ...
-    def put_tombstones(
-        self, kind: str, entries: list[tuple[str, datetime]], now: datetime
-    ) -> None: ...
-    def put_cmek(self, location: LocationName, key: str) -> None: ...
-    def put_operation(self, name: str, data: bytes, request_id: str, keep: int) -> None: ...
-    def put_clock_offset(self, offset: timedelta) -> None: ...
-    def reset(self) -> None: ...
-    def close(self) -> None: ...
-
-
-Disk = DataDir | InMemory
+        name, data_dir._transaction_name = data_dir._transaction_name, ""
+        db = data_dir._db
+        if error_type is None:
+            if self._savepoint:
+                db.execute("RELEASE change")
+            data_dir._changed(name)
+        elif self._savepoint:
+            db.execute("ROLLBACK TO change")
+            db.execute("RELEASE change")
+        else:
+            db.rollback()

@@ -10,7 +10,7 @@ from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 
 from emulator.core import limits
-from emulator.store.datadir import Disk
+from emulator.store.disk import Disk
 from emulator.store.names import LocationName
 from emulator.store.records import RESPONSE_BODY_KEPT, Attempt
 

@@ -12,11 +12,12 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from emulator.core import errors, limits
 from emulator.core.clock import Clock
 from emulator.store import bookkeeping
-from emulator.store.datadir import DataDir, Disk, InMemory, Snapshot
+from emulator.store.disk import Disk, InMemory
 from emulator.store.kept import AttemptHistory, CmekKeys, Operations
 from emulator.store.names import LocationName, QueueName, TaskName
 from emulator.store.records import (
@@ -30,6 +31,9 @@ from emulator.store.records import (
 )
 from emulator.store.stats import QueueStats
 from emulator.store.tombstones import Tombstones
+
+if TYPE_CHECKING:  # SQLite is loaded with --data-dir alone
+    from emulator.store.datadir import DataDir, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,7 @@ class Change:
 Listener = Callable[[Change], None]
 _IDS = random.Random()  # seeded from the system's randomness
 _DISCARDED = Settlement("discarded", backoff="the task no longer exists")
+_RETRY_FIELDS = ("schedule_time", *bookkeeping.RESULT_FIELDS)  # what a retry changes
 
 
 @dataclass
@@ -193,7 +198,7 @@ class Store:
         now = self.clock.now()
         self._tombstone_tasks(slot.tasks.values(), now)
         del self._queues[name]
-        self._disk.delete_queue(name)
+        self._disk.delete_queue(name, [task.name for task in slot.tasks.values()])
         if self.queue_tombstone_ttl > timedelta(0):
             until = now + self.queue_tombstone_ttl
             self._queue_tombstones.add(name.parent, name.queue, until, now)
@@ -338,7 +343,7 @@ class Store:
             slot.stats.lateness.observe(max((now - task.schedule_time).total_seconds(), 0.0))
             if slot.tasks.get(task.name.task) is task:
                 with self._disk.transaction("dispatch"):
-                    self._disk.put_task(task)
+                    self._disk.update_task(task, bookkeeping.DISPATCH_FIELDS)
         return summary
 
     def record_attempt(self, attempt: Attempt) -> None:
@@ -400,7 +405,7 @@ class Store:
         with self._disk.transaction("settle"):
             if when is not None:
                 task.schedule_time = when
-                self._disk.put_task(task)
+                self._disk.update_task(task, _RETRY_FIELDS)
             else:
                 del slot.tasks[task.name.task]
                 self._disk.delete_tasks([task.name])
@@ -435,6 +440,12 @@ class Store:
         self._touched()
 
     # -- the data directory ------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Commit every change made so far (`--data-dir`; in memory there is nothing to
+        do). The ports call it before every answer, so what a client is told survives a
+        crash; what deliveries change is committed once a turn of the event loop."""
+        self._disk.commit()
 
     def save_clock_offset(self, offset: timedelta) -> None:
         """Keep how far a virtual clock runs ahead, so it survives a restart."""

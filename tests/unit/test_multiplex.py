@@ -65,3 +65,80 @@ async def test_a_waiting_connection_is_closed_with_the_port() -> None:
     await port.wait_closed()
     assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, nothing sent
     writer.close()
+
+
+async def _loaded_on_demand() -> tuple[multiplex.SharedPort, list[str]]:
+    """A port whose HTTP side (`_Answer`) is loaded by the first HTTP/1 connection; the
+    list says how many times it was."""
+    loads: list[str] = []
+
+    async def load() -> multiplex.HttpSide:
+        loads.append("loaded")
+        return _Answer
+
+    return await multiplex.serve(("127.0.0.1", 9), "127.0.0.1", 0, load), loads
+
+
+async def _exchange(port: multiplex.SharedPort, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port.port)
+    writer.write(request)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return answer
+
+
+async def test_the_first_http_connection_loads_the_http_side_once() -> None:
+    port, loads = await _loaded_on_demand()
+    try:
+        for path in (b"/first", b"/second"):
+            request = b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+            answer = await _exchange(port, request)
+            assert answer.startswith(b"HTTP/1.1 200 OK")
+            assert answer.endswith(request)
+        assert loads == ["loaded"]
+    finally:
+        port.close()
+        await port.wait_closed()
+
+
+async def test_a_health_check_is_answered_without_loading_the_http_side() -> None:
+    port, loads = await _loaded_on_demand()
+    port.serving = True
+    try:
+        for version in (b"1.0", b"1.1"):
+            answer = await _exchange(port, b"GET /healthz HTTP/" + version + b"\r\nHost: x\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert answer.endswith(b'\r\n\r\n{"status": "SERVING"}')
+        assert loads == []
+    finally:
+        port.close()
+        await port.wait_closed()
+
+
+async def test_a_health_check_before_the_emulator_serves_waits_for_the_http_side() -> None:
+    port, loads = await _loaded_on_demand()
+    try:
+        request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        answer = await _exchange(port, request)
+        assert answer.endswith(request)  # answered by the HTTP side
+        assert loads == ["loaded"]
+    finally:
+        port.close()
+        await port.wait_closed()
+
+
+async def test_any_other_request_to_healthz_goes_to_the_http_side() -> None:
+    port, loads = await _loaded_on_demand()
+    port.serving = True
+    try:
+        for request in (
+            b"GET /healthz?x=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        ):
+            assert (await _exchange(port, request)).endswith(request)
+        assert loads == ["loaded"]
+    finally:
+        port.close()
+        await port.wait_closed()
