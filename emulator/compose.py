@@ -345,7 +345,9 @@ def _http_app(
         app_engine_url=settings.app_engine_host,
         with_control=settings.control,
     )
-    app = http_app.make_app(server.grpc_target, html_index=board.index, commit=server.store.commit)
+    # With a data directory, every answer waits for the commit of what it may show.
+    commit = server.store.commit if settings.data_dir else None
+    app = http_app.make_app(server.grpc_target, html_index=board.index, commit=commit)
     token.add_to(app, server.authorizer)
     control.add_to(app, server.control, enabled=settings.control)
     dashboard.add_to(app, board)

@@ -89,6 +89,8 @@ def _record_encoder(cls: type) -> Callable[[Any], Any]:
         value, kind = f"record.{field.name}", hints[field.name]
         if kind is datetime:
             value += ".isoformat()"
+        elif kind == datetime | None:
+            value = f"(None if {value} is None else {value}.isoformat())"
         elif not _is_plain(kind):
             value = f"_encode({value})"
         items.append(f"{field.name!r}: {value}")

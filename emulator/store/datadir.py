@@ -92,11 +92,15 @@ class DataDir:
     # -- writing: each call, or each transaction, is one change, written at once and
     # committed by `commit`: before an answer, or with the others of its turn of the loop
 
-    def transaction(self, name: str = "") -> AbstractContextManager[object]:
+    def transaction(
+        self, name: str = "", *, one_write: bool = False
+    ) -> AbstractContextManager[object]:
         """The writes made inside `with data_dir.transaction():` are one change: committed
-        together, or rolled back if it raises (`name`: the crash tests' step prefix)."""
+        together, or rolled back if it raises (`name`: the crash tests' step prefix;
+        `one_write`: the body makes a single write, atomic by itself: no savepoint)."""
         if not self._depth:
             self._transaction_name = name
+            self._transaction.one_write = one_write
         return self._transaction
 
     def _write(self, step: str, sql: str, *rows: tuple[Any, ...]) -> None:
@@ -264,16 +268,17 @@ class _Transaction:
     changes wait for the same commit, the transaction is a savepoint: one that fails
     is rolled back alone."""
 
-    __slots__ = ("_dir", "_savepoint")
+    __slots__ = ("_dir", "_savepoint", "one_write")
 
     def __init__(self, data_dir: DataDir) -> None:
         self._dir = data_dir
         self._savepoint = False
+        self.one_write = False
 
     def __enter__(self) -> object:
         data_dir = self._dir
         if not data_dir._depth:
-            self._savepoint = data_dir._db.in_transaction
+            self._savepoint = not self.one_write and data_dir._db.in_transaction
             if self._savepoint:
                 data_dir._db.execute("SAVEPOINT change")
         data_dir._depth += 1

@@ -12,7 +12,9 @@ from emulator.store.records import Queue, Task
 
 
 class Disk(Protocol):
-    def transaction(self, name: str = "") -> AbstractContextManager[object]: ...
+    def transaction(
+        self, name: str = "", *, one_write: bool = False
+    ) -> AbstractContextManager[object]: ...
     def commit(self) -> None: ...
     def put_queue(self, queue: Queue, policy: bytes) -> None: ...
     def delete_queue(self, name: QueueName, tasks: list[TaskName]) -> None: ...
@@ -35,7 +37,9 @@ _NO_TRANSACTION = nullcontext(None)  # reusable: InMemory's transactions cost no
 class InMemory:
     """No data directory: every write is a no-op (the default, and the fast path)."""
 
-    def transaction(self, name: str = "") -> AbstractContextManager[object]:
+    def transaction(
+        self, name: str = "", *, one_write: bool = False
+    ) -> AbstractContextManager[object]:
         return _NO_TRANSACTION
 
     def commit(self) -> None: ...

@@ -342,7 +342,7 @@ class Store:
             slot.stats.dispatched += 1
             slot.stats.lateness.observe(max((now - task.schedule_time).total_seconds(), 0.0))
             if slot.tasks.get(task.name.task) is task:
-                with self._disk.transaction("dispatch"):
+                with self._disk.transaction("dispatch", one_write=True):
                     self._disk.update_task(task, bookkeeping.DISPATCH_FIELDS)
         return summary
 
