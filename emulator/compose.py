@@ -30,7 +30,8 @@ from emulator.core.settings import Settings, bracketed, connect_host
 from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.delivery import Delivery
 from emulator.dispatch.dispatcher import Dispatcher
-from emulator.dispatch.sender import Sender
+from emulator.dispatch.process_sender import ProcessSender
+from emulator.dispatch.sender import RequestSender, Sender
 from emulator.grpc import control as control_grpc
 from emulator.grpc import server as grpc_server
 from emulator.http import multiplex
@@ -111,8 +112,11 @@ class EmulatorServer:
         self.authorizer = Authorizer(
             issuer="", private_key_pem=_read_key(self.settings.oidc_key_file)
         )
+        self._sender: RequestSender = (
+            ProcessSender() if self.settings.delivery_process else Sender()
+        )
         delivery = Delivery(
-            self.store, self.clock, Sender(), self.authorizer, self.settings.app_engine_host
+            self.store, self.clock, self._sender, self.authorizer, self.settings.app_engine_host
         )
         self.dispatcher = Dispatcher(self.store, self.clock, delivery)
         self.control = Control(
@@ -214,6 +218,11 @@ class EmulatorServer:
         self.dispatcher.start()
         # Healthy (gRPC health SERVING, GET /healthz) once the start-up queues exist.
         await grpc_server.mark_serving(health)
+
+    async def start_delivery_process(self) -> bool:
+        """With `delivery_process`, start the delivery process now rather than with the
+        first attempt, and wait until it serves; whether it does."""
+        return isinstance(self._sender, ProcessSender) and await self._sender.start()
 
     def _create_startup_queues(self) -> None:
         """Each start-up queue, configured as given; a new one in its given state (one

@@ -121,7 +121,7 @@ class Emulator:
         """Start on a background thread with its own event loop."""
         self._host.start_thread("cloud-tasks-emulator")
         try:
-            self._host.run(self.server.start(), "async with Emulator()")
+            self._host.run(self._start(), "async with Emulator()")
         except BaseException:
             self._host.release()
             raise
@@ -143,8 +143,13 @@ class Emulator:
 
     async def __aenter__(self) -> Emulator:
         self._host.adopt()
-        await self.server.start()
+        await self._start()
         return self
+
+    async def _start(self) -> None:
+        await self.server.start()
+        if self.server.settings.delivery_process:  # asked for: ready before the first task
+            await self.server.start_delivery_process()
 
     async def __aexit__(
         self,

@@ -120,6 +120,17 @@ def build_parser(prog: str = "cloud-tasks-emulator") -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--delivery-process",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=(
+            "put delivery's HTTP work (sending tasks, reading the answers) in a process of "
+            "its own, started with the first attempt, so that it has a core of its own; "
+            "every decision (rates, caps, deadlines, retries) stays in the emulator "
+            f"(default: on; env: {DELIVERY_PROCESS_ENV}=false turns it off)"
+        ),
+    )
+    parser.add_argument(
         "--healthcheck",
         action="store_true",
         help=(
@@ -197,6 +208,7 @@ def _typed(option: Option) -> Callable[[str], Any]:
 QUEUES_ENV = ENV_PREFIX + "QUEUES"
 NO_CONTROL_ENV = ENV_PREFIX + "NO_CONTROL"
 AUTO_CREATE_QUEUES_ENV = ENV_PREFIX + "AUTO_CREATE_QUEUES"
+DELIVERY_PROCESS_ENV = ENV_PREFIX + "DELIVERY_PROCESS"
 IN_CONTAINER_ENV = ENV_PREFIX + "IN_CONTAINER"  # read by emulator.dispatch.sender
 CRASH_AT_ENV = ENV_PREFIX + "CRASH_AT"  # the crash tests' hook, read by emulator.store.datadir
 _KNOWN_ENV = {
@@ -204,6 +216,7 @@ _KNOWN_ENV = {
     QUEUES_ENV,
     NO_CONTROL_ENV,
     AUTO_CREATE_QUEUES_ENV,
+    DELIVERY_PROCESS_ENV,
     IN_CONTAINER_ENV,
     CRASH_AT_ENV,
     *(o.env for o in OPTIONS),
@@ -232,6 +245,9 @@ def parse_settings(
     settings.auto_create_queues = args.auto_create_queues or _switch(
         parser, env, AUTO_CREATE_QUEUES_ENV
     )
+    settings.delivery_process = args.delivery_process
+    if args.delivery_process is None:  # on unless the variable says false
+        settings.delivery_process = _switch(parser, env, DELIVERY_PROCESS_ENV, unset=True)
     if args.queue:
         settings.queues = list(args.queue)
     elif env.get(QUEUES_ENV):
@@ -239,12 +255,14 @@ def parse_settings(
     return settings
 
 
-def _switch(parser: argparse.ArgumentParser, env: Mapping[str, str], name: str) -> bool:
-    """An on/off variable: true, yes or 1; false, no, 0 or unset."""
+def _switch(
+    parser: argparse.ArgumentParser, env: Mapping[str, str], name: str, *, unset: bool = False
+) -> bool:
+    """An on/off variable: true, yes or 1; false, no or 0; `unset` if unset or empty."""
     value = env.get(name, "").strip().lower()
     if value not in ("", "0", "false", "no", "1", "true", "yes"):
         parser.error(f"{name}: not true or false: {value}")
-    return value in ("1", "true", "yes")
+    return unset if value == "" else value in ("1", "true", "yes")
 
 
 def read_settings(

@@ -77,3 +77,6 @@ class Settings:
     auto_create_queues: bool = False
     healthcheck: bool = False  # probe a running emulator instead of serving
     control: bool = True  # the /_emulator/ endpoints and the EmulatorControl gRPC service
+    # Delivery's HTTP work in a process of its own (a second core); the command line's default
+    # is on, an in-process Emulator's off (docs/performance.md).
+    delivery_process: bool = False

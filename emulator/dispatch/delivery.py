@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +19,7 @@ from emulator.core.errors import Code
 from emulator.dispatch import backoff, request
 from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.request import OutgoingRequest
-from emulator.dispatch.sender import Outcome, Sender
+from emulator.dispatch.sender import Outcome, RequestSender
 from emulator.store import Store
 from emulator.store.records import (
     Attempt,
@@ -48,19 +49,27 @@ class Delivery:
 
     store: Store
     clock: Clock
-    sender: Sender
+    sender: RequestSender  # in this process, or in one of its own (ProcessSender)
     authorizer: Authorizer
     app_engine_url: str
 
     async def send(
-        self, task: Task, queue: Queue, summary: AttemptTimes, deadline: datetime
+        self,
+        task: Task,
+        queue: Queue,
+        summary: AttemptTimes,
+        deadline: datetime,
+        began: Callable[[], None],
     ) -> Sent:
         """Build and send the attempt whose dispatch `summary` is already recorded; it
-        fails with DEADLINE_EXCEEDED when the clock reaches `deadline`."""
+        fails with DEADLINE_EXCEEDED when the clock reaches `deadline`. `began()` is
+        called once its request is on its way (or could not be built)."""
         started = real_seconds()
         record, outgoing, outcome = self._prepare(task, queue, task.dispatch_count, summary)
-        if outgoing is not None:
-            outcome = await self._send(outgoing, deadline)
+        if outgoing is None:
+            began()
+        else:
+            outcome = await self._send(outgoing, deadline, began)
         return Sent(record, outcome, real_seconds() - started)
 
     def settle(self, task: Task, summary: AttemptTimes, sent: Sent, *, forced: bool) -> None:
@@ -151,7 +160,9 @@ class Delivery:
         self.store.record_attempt(record)
         return record, outgoing, outcome
 
-    async def _send(self, outgoing: OutgoingRequest, deadline: datetime) -> Outcome:
+    async def _send(
+        self, outgoing: OutgoingRequest, deadline: datetime, began: Callable[[], None]
+    ) -> Outcome:
         """The send's outcome, or DEADLINE_EXCEEDED once the clock reaches `deadline`
         (the timer cancels this very task, so no second task waits beside it)."""
         current = asyncio.current_task()
@@ -165,7 +176,7 @@ class Delivery:
 
         timer = self.clock.call_at(deadline, expire)
         try:
-            return await self.sender.send(outgoing)
+            return await self.sender.send(outgoing, began)
         except asyncio.CancelledError:
             if not expired or current.uncancel() > 0:
                 raise  # cancelled from outside (stop, reset), maybe besides the deadline

@@ -27,9 +27,10 @@ from emulator.store.store import Change
 
 log = logging.getLogger("emulator.dispatch")
 
-# Attempts started whose send has not begun yet: past this many, no queue starts more until
-# some have. Tokens are taken only as fast as the loop can put requests on the wire, so a
-# busy emulator delivers late rather than in bursts above a queue's rate (and opens no more
+# Attempts started whose send has not begun yet (with a delivery process: whose request it
+# has not taken up yet): past this many, no queue starts more until some have. Tokens are
+# taken only as fast as requests can be put on the wire, so a busy emulator (or delivery
+# process) delivers late rather than in bursts above a queue's rate (and opens no more
 # connections than it can use). Attempts waiting for their answer do not count: a queue's
 # concurrency cap alone limits those. The room is shared fairly: each queue looked at in a
 # pass gets an equal part, and a queue that got none goes first the next time, so one busy
@@ -231,9 +232,10 @@ class Dispatcher:
         self, entry: _Flight, queue: Queue, summary: AttemptTimes, forced: bool
     ) -> None:
         task = entry.task
-        self._sending(entry)
         try:
-            sent = await self.delivery.send(task, queue, summary, entry.deadline)
+            sent = await self.delivery.send(
+                task, queue, summary, entry.deadline, lambda: self._sending(entry)
+            )
         finally:
             self._release(entry)
         # Released first: the task a failure reschedules is no longer in flight.

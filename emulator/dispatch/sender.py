@@ -4,6 +4,10 @@ The attempt's deadline is not the sender's business: it follows the emulator's c
 (see `emulator.dispatch.delivery`), which cancels a send that outlives it. aiohttp is
 imported with the first session, not with this module: the server loads it off the
 start-up path (see `emulator.compose`).
+
+`Sender` does this work on the caller's event loop; `emulator.dispatch.process_sender`
+has the same interface (`RequestSender`) and runs this same `Sender` in a process of its
+own (`emulator.dispatch.sender_child`), so that delivery's HTTP work has a core of its own.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import errno
 import ipaddress
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from emulator.core.errors import Code
@@ -66,6 +71,7 @@ class Outcome:
     error_code: Code = Code.OK
     at: datetime | None = None  # when it ended, if not when it was reported (a deadline)
     body: bytes = b""  # the answer's first RESPONSE_BODY_KEPT bytes
+    refused: bool = False  # the connection was refused (see `container_hint`)
 
     @property
     def succeeded(self) -> bool:
@@ -79,7 +85,22 @@ class Outcome:
         return f"status={self.status}" if self.status is not None else f"error={self.error}"
 
 
+class RequestSender(Protocol):
+    """What delivery sends with: `Sender` here, or `ProcessSender` in a process of its own."""
+
+    async def send(
+        self, request: OutgoingRequest, began: Callable[[], None] | None = None
+    ) -> Outcome:
+        """Put `request` on the wire; what came of it. `began()` is called once the
+        request is handed to the wire (the dispatcher counts attempts not yet begun)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class Sender:
+    """Sends on the running event loop."""
+
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._http: Any = None  # the aiohttp module, once a session exists
@@ -105,7 +126,19 @@ class Sender:
             await self._session.close()
             self._session = None
 
-    async def send(self, request: OutgoingRequest) -> Outcome:
+    async def send(
+        self, request: OutgoingRequest, began: Callable[[], None] | None = None
+    ) -> Outcome:
+        if began is not None:
+            began()
+        outcome = await self.exchange(request)
+        if outcome.refused:
+            container_hint(request.url)
+        return outcome
+
+    async def exchange(self, request: OutgoingRequest) -> Outcome:
+        """The request on the wire and its answer read: the one mapping of an
+        OutgoingRequest to aiohttp's request."""
         session = self._client()
         aiohttp = self._http
         try:
@@ -130,9 +163,11 @@ class Sender:
         except (aiohttp.InvalidURL, ValueError) as error:
             return Outcome(error=f"invalid URL: {error}", error_code=Code.INVALID_ARGUMENT)
         except aiohttp.ClientConnectorError as error:
-            if not _container_hint.settled and _refused(error.os_error):
-                _container_hint(request.url)
-            return Outcome(error=f"cannot connect: {error.os_error}", error_code=Code.UNAVAILABLE)
+            return Outcome(
+                error=f"cannot connect: {error.os_error}",
+                error_code=Code.UNAVAILABLE,
+                refused=_refused(error.os_error),
+            )
         except (aiohttp.ClientError, OSError) as error:
             return Outcome(error=f"{type(error).__name__}: {error}", error_code=Code.UNAVAILABLE)
 
@@ -219,3 +254,10 @@ def _log_hint(scheme: str, netloc: str, host: str, port: int | None) -> None:
 
 
 _container_hint = _ContainerHint()
+
+
+def container_hint(url: str) -> None:
+    """A task to `url` was refused: the hint, if this is the first refused loopback
+    address in a container (delivery's process only; a sender process reports refusals)."""
+    if not _container_hint.settled:
+        _container_hint(url)
