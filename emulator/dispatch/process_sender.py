@@ -94,13 +94,8 @@ class ProcessSender:
         """The child died (not closed by us): its attempts have failed; start afresh."""
         if self._child is child:
             self._child = None
-        if child.ready.done() and child.ready.result():
+        if child.ready.result():
             self._failed_starts = 0
-            log.warning(
-                "the delivery process exited (code %s): its attempts in flight failed as "
-                "UNAVAILABLE and are retried; the next attempt starts another",
-                child.process.returncode,
-            )
             return
         self._failed_starts += 1
         if self._failed_starts >= MAX_FAILED_STARTS:

@@ -126,6 +126,7 @@ class Link(asyncio.Protocol):
         if not self.ready.done():
             self.ready.set_result(False)
         if not self._closing:
+            self._lost(self)  # the next attempt starts another
             self._reaping = self.loop.create_task(self._reap_lost())
 
     @staticmethod
@@ -145,7 +146,12 @@ class Link(asyncio.Protocol):
 
     async def _reap_lost(self) -> None:
         await self._reap()
-        self._lost(self)  # (its exit code known; until now, requests went out in-process)
+        if self.ready.result():
+            log.warning(
+                "%s (code %s): its attempts in flight failed as UNAVAILABLE and are retried",
+                LOST,
+                self.process.returncode,
+            )
 
     async def _reap(self) -> None:
         try:
