@@ -38,6 +38,8 @@ _CHILD = (
 def spawn(lost: Callable[[Link], None]) -> Link:
     """A new delivery process (ready once `Link.ready` says so); `lost(link)` is called
     if it dies. Raises OSError if it cannot be started."""
+    if sys.platform == "win32":  # (no inherited descriptors there: pass_fds)
+        raise OSError("not on Windows")
     ours, theirs = socket.socketpair()
     try:
         process = subprocess.Popen(
