@@ -54,6 +54,9 @@ class ThreadSender:
             future.cancel()
             raise
 
+    def prepare(self) -> None:
+        pass
+
     async def close(self) -> None:
         closed = asyncio.run_coroutine_threadsafe(self._sender.close(), self._loop)
         await asyncio.wrap_future(closed)

@@ -221,7 +221,7 @@ class EmulatorServer:
 
     async def start_delivery_process(self) -> bool:
         """With `delivery_process`, start the delivery process now rather than with the
-        first attempt, and wait until it serves; whether it does."""
+        first task, and wait until it serves; whether it does."""
         return isinstance(self._sender, ProcessSender) and await self._sender.start()
 
     def _create_startup_queues(self) -> None:

@@ -125,7 +125,7 @@ def build_parser(prog: str = "cloud-tasks-emulator") -> argparse.ArgumentParser:
         default=None,
         help=(
             "put delivery's HTTP work (sending tasks, reading the answers) in a process of "
-            "its own, started with the first attempt, so that it has a core of its own; "
+            "its own, started with the first task, so that it has a core of its own; "
             "every decision (rates, caps, deadlines, retries) stays in the emulator "
             f"(default: on; env: {DELIVERY_PROCESS_ENV}=false turns it off)"
         ),

@@ -70,12 +70,15 @@ class Dispatcher:
         # Set, then replaced, after every pass and attempt: what `wait_for_change` waits on.
         self._changed = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        # Whether the sender has been told that attempts are coming (its first task).
+        self._sender_warned = False
         store.subscribe(self._on_change)  # ignored until start(), which reads the store
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._run(), name="cloud-tasks dispatcher")
+        self._sender_warned = False
         for name in self.store.queue_names():
             self._on_change(Change(name))
             for task in self.store.list_tasks(name):
@@ -146,6 +149,9 @@ class Dispatcher:
             scheduler.started()  # RunTask counts toward in-flight, never held back by it
             self._start(change.task, queue, scheduler, self.clock.now(), forced=True)
         elif change.task is not None:
+            if not self._sender_warned:  # a delivery process starts before its first attempt
+                self._sender_warned = True
+                self.delivery.sender.prepare()
             scheduler.push(change.task)
             if not self._sooner(name, queue, change.task.schedule_time):
                 return  # a pass already due by then will find it: no wake-up per task

@@ -8,9 +8,11 @@ on the emulator's clock and settles the attempt in the store; the child only car
 request. The two talk over a socket pair (`emulator.dispatch.frames`), one frame an
 event-loop turn each way.
 
-- The child starts with the first send, not with the emulator: an emulator that delivers
-  nothing never pays for it. Until it is ready (a few hundred milliseconds), and if it
-  cannot start, requests go out in this process (`Sender`), so no attempt waits for it.
+- The child starts with the emulator's first task (`prepare()`), not with the emulator:
+  an emulator that is given no task never pays for it, and one whose first task waits for
+  its time, or in a paused queue, has it ready by then. Until it is ready (a few hundred
+  milliseconds), and if it cannot start, requests go out in this process (`Sender`), so
+  no attempt waits for it.
 - An attempt counts as begun (`began()`: the dispatcher's limit on attempts not yet on the
   wire) once the child has taken its request up, so a busy child holds tokens back as a
   busy event loop does.
@@ -60,6 +62,11 @@ class ProcessSender:
         child = self._child or self._spawn()
         return child is not None and await asyncio.shield(child.ready)
 
+    def prepare(self) -> None:
+        """Start the child if it is not running (the emulator has its first task)."""
+        if self._child is None:
+            self._spawn()
+
     async def send(
         self, request: OutgoingRequest, began: Callable[[], None] | None = None
     ) -> Outcome:
@@ -81,7 +88,7 @@ class ProcessSender:
     def _spawn(self) -> Link | None:
         if self._failed_starts >= MAX_FAILED_STARTS:
             return None
-        from emulator.dispatch import sender_link  # noqa: PLC0415  (with the first attempt)
+        from emulator.dispatch import sender_link  # noqa: PLC0415  (with the first task)
 
         try:
             self._child = sender_link.spawn(self._lost)

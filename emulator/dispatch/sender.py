@@ -95,6 +95,10 @@ class RequestSender(Protocol):
         request is handed to the wire (the dispatcher counts attempts not yet begun)."""
         ...
 
+    def prepare(self) -> None:
+        """Attempts are coming (the emulator has its first task): get ready for them."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -120,6 +124,9 @@ class Sender:
                 skip_auto_headers=("Accept", "Accept-Encoding", "Content-Type"),
             )
         return self._session
+
+    def prepare(self) -> None:
+        pass  # the session is made with the first request
 
     async def close(self) -> None:
         if self._session is not None:

@@ -1,7 +1,7 @@
 """One delivery process (`emulator.dispatch.sender_child`) as `ProcessSender` sees it:
 the process, its end of the socket pair and the attempts it carries.
 
-Loaded with the first attempt (`ProcessSender` imports it then), so that an emulator's
+Loaded with the first task (`ProcessSender` imports it then), so that an emulator's
 start-up does not pay for it.
 """
 

@@ -3,8 +3,8 @@
 
 Every other test in tests/delivery/ runs with it as well as without it; these are about
 the process itself, found as the emulator's child whose command line names
-`emulator.dispatch.sender_child`: started with the first attempt on the command line (never
-by an idle emulator), gone when the emulator stops, and, when it dies, its attempts in
+`emulator.dispatch.sender_child`: started with the first task on the command line (never
+by an emulator without tasks), gone when the emulator stops, and, when it dies, its attempts in
 flight fail as UNAVAILABLE and are retried through a new one.
 """
 
@@ -26,44 +26,53 @@ from support import APP_ENGINE_NOWHERE, Receiver, emulator_process, grpc_client_
 MARK = b"emulator.dispatch.sender_child"
 
 
-def delivery_processes(pid: int) -> list[int]:
-    """The delivery processes among `pid`'s children (Linux: /proc)."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
+def delivery_processes(pid: int) -> set[int]:
+    """The delivery processes among `pid`'s children (Linux: /proc; a thread or process
+    gone meanwhile is skipped, and so is an exited one, whose command line is empty)."""
+    found = set()
+    for thread in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children = (thread / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
             try:
                 command = Path(f"/proc/{child}/cmdline").read_bytes()
             except OSError:
-                continue  # (gone meanwhile)
+                continue
             if MARK in command:
-                found.append(int(child))
+                found.add(int(child))
     return found
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    """An emulator of this test's own, with a delivery process."""
+def own() -> Iterator[tuple[Emulator, set[int]]]:
+    """An emulator of this test's own, with a delivery process; and the delivery processes
+    of the session's emulators (in this same process), which are not its own."""
+    others = delivery_processes(os.getpid())
     with Emulator(delivery_process=True, app_engine_host=APP_ENGINE_NOWHERE) as emulator:
-        yield emulator
+        yield emulator, others
 
 
 def test_the_emulator_asked_for_one_has_one_until_it_stops() -> None:
+    others = delivery_processes(os.getpid())  # (the session's emulators' own)
     with Emulator(delivery_process=True, app_engine_host=APP_ENGINE_NOWHERE):
-        assert len(delivery_processes(os.getpid())) == 1
-    assert delivery_processes(os.getpid()) == []
+        assert len(delivery_processes(os.getpid()) - others) == 1
+    assert delivery_processes(os.getpid()) - others == set()
     with Emulator(app_engine_host=APP_ENGINE_NOWHERE):  # the in-process default
-        assert delivery_processes(os.getpid()) == []
+        assert delivery_processes(os.getpid()) - others == set()
 
 
 def test_a_dead_delivery_process_fails_its_attempts_as_unavailable_and_another_starts(
-    emu: Emulator, receiver: Receiver
+    own: tuple[Emulator, set[int]], receiver: Receiver
 ) -> None:
+    emu, others = own
     client = emu.client()
     queue = make_queue(client, "dies", retry_config={"min_backoff": {"seconds": 10}})
     receiver.hold()
     client.create_task(parent=queue.name, task={"http_request": {"url": f"{receiver.url}/a"}})
     receiver.wait_for(1)  # in flight, in the delivery process
-    (child,) = delivery_processes(os.getpid())
+    (child,) = delivery_processes(os.getpid()) - others
     os.kill(child, signal.SIGKILL)
     (failed,) = emu.wait_for_attempts(1)
     assert failed.status is None
@@ -76,18 +85,18 @@ def test_a_dead_delivery_process_fails_its_attempts_as_unavailable_and_another_s
     _, retried = emu.wait_for_attempts(2)
     assert retried.status == 200
     assert retried.attempt == 2
-    (second,) = delivery_processes(os.getpid())  # started for the retry (or soon after)
+    (second,) = delivery_processes(os.getpid()) - others  # started by the retry
     assert second != child
 
 
 @pytest.mark.parametrize("flags", [(), ("--no-delivery-process",)])
-def test_the_command_line_starts_one_with_its_first_attempt(
+def test_the_command_line_starts_one_with_its_first_task(
     flags: tuple[str, ...], tmp_path: Path, receiver: Receiver
 ) -> None:
     with emulator_process(tmp_path, *flags) as (process, grpc_target, http_url):
         channel, client = grpc_client_of(grpc_target)
         queue = make_queue(client, "first")
-        assert delivery_processes(process.pid) == []  # an idle emulator has none
+        assert delivery_processes(process.pid) == set()  # an emulator without tasks has none
         client.create_task(parent=queue.name, task={"http_request": {"url": receiver.url}})
         client.create_task(parent=queue.name, task={"http_request": {"url": receiver.url}})
         channel.close()
