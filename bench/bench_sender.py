@@ -43,19 +43,20 @@ class ThreadSender:
         threading.Thread(target=self._loop.run_forever, daemon=True).start()
 
     async def send(
-        self, request: OutgoingRequest, began: Callable[[], None] | None = None
+        self,
+        request: OutgoingRequest,
+        routes: RouteTable | None = None,
+        began: Callable[[], None] | None = None,
     ) -> Outcome:
         if began is not None:
             began()
-        future = asyncio.run_coroutine_threadsafe(self._sender.send(request), self._loop)
+        sending = self._sender.send(request, routes)
+        future = asyncio.run_coroutine_threadsafe(sending, self._loop)
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             future.cancel()
             raise
-
-    def prepare(self) -> None:
-        pass
 
     async def close(self) -> None:
         closed = asyncio.run_coroutine_threadsafe(self._sender.close(), self._loop)

@@ -26,11 +26,13 @@ import grpc
 from emulator.core import limits
 from emulator.core.clock import Clock, RealClock, VirtualClock, utc_now
 from emulator.core.errors import StartupError
+from emulator.core.routes import Route, RouteTable
 from emulator.core.settings import Settings, bracketed, connect_host
 from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.delivery import Delivery
 from emulator.dispatch.dispatcher import Dispatcher
 from emulator.dispatch.process_sender import ProcessSender
+from emulator.dispatch.rough_edges import RoughEdgesRegistry
 from emulator.dispatch.sender import RequestSender, Sender
 from emulator.grpc import control as control_grpc
 from emulator.grpc import server as grpc_server
@@ -84,9 +86,10 @@ class EmulatorServer:
         clock: Clock | None = None,
         queues: Sequence[Queue | StartupQueue] = (),
         queue_template: Queue | StartupQueue | None = None,
+        routes: Sequence[Route] = (),
     ) -> None:
         """`queue_template`: what --auto-create-queues creates a missing queue as (its
-        name aside); None: every default."""
+        name aside); None: every default. `routes`: see `emulator.core.routes`."""
         self.settings = settings or Settings()
         data_dir = DataDir(self.settings.data_dir) if self.settings.data_dir else None
         if clock is None and self.settings.clock == "virtual":
@@ -109,22 +112,28 @@ class EmulatorServer:
         self.tasks = CloudTasksService(
             self.store, auto_create=_auto_create(self.settings, queue_template)
         )
-        self.authorizer = Authorizer(
-            issuer="", private_key_pem=_read_key(self.settings.oidc_key_file)
+        key_pem = _read_key(self.settings.oidc_key_file)
+        self.authorizer = Authorizer(issuer="", private_key_pem=key_pem)
+        self.routes = _route_table(routes)
+        host = self.settings.app_engine_host
+        process = ProcessSender() if self.settings.delivery_process else None
+        if process is not None:
+            self.store.subscribe(process.prepare)  # started with the first task
+        self._sender: RequestSender = process or Sender()
+        delivery = Delivery(self.store, self.clock, self._sender, self.authorizer, host, self.routes)
+        self.rough_edges = RoughEdgesRegistry(
+            self.settings.rough_edges,
+            {q.queue.name: q.rough_edges for q in self.startup_queues if q.rough_edges},
         )
-        self._sender: RequestSender = (
-            ProcessSender() if self.settings.delivery_process else Sender()
-        )
-        delivery = Delivery(
-            self.store, self.clock, self._sender, self.authorizer, self.settings.app_engine_host
-        )
-        self.dispatcher = Dispatcher(self.store, self.clock, delivery)
+        self.dispatcher = Dispatcher(self.store, self.clock, delivery, self.rough_edges)
         self.control = Control(
             self.store,
             self.dispatcher.view,
             self.clock,
             self.reset,
             advance_grace=self.settings.advance_grace,
+            rough_edges=self.rough_edges,
+            default_parent=_default_parent(self.settings),
         )
         self._grpc: grpc.aio.Server | None = None
         self._web: web.AppRunner | None = None
@@ -176,7 +185,7 @@ class EmulatorServer:
         )
         batch = BatchService(self.tasks)
         v2 = tables.cloud_tasks_methods(self.tasks, IamService(self.store), batch)
-        v2beta3 = V2beta3(v2, self.store, self.dispatcher.view.in_flight_count).methods(v2)
+        v2beta3 = V2beta3(v2, self.store, self.dispatcher.view).methods(v2)
         mixins = tables.mixin_methods(
             batch, LocationsService(self.store, self.settings.default_location)
         )
@@ -215,6 +224,8 @@ class EmulatorServer:
         self._web = await http_app.start(_http_app(self, v2, v2beta3, mixins))
         self._listener.attach_http(http_app.protocols(self._web))
         self._create_startup_queues()
+        for route in self.routes.routes:
+            log.info("route: %s", route.describe())
         self.dispatcher.start()
         # Healthy (gRPC health SERVING, GET /healthz) once the start-up queues exist.
         await grpc_server.mark_serving(health)
@@ -241,6 +252,7 @@ class EmulatorServer:
         if isinstance(self.clock, VirtualClock):
             self.clock.reset()
         self._create_startup_queues()
+        self.rough_edges.restore()  # as configured at start-up
 
     async def stop(self, grace: float = 0.0) -> None:
         """Stop taking requests, let attempts in flight finish for up to `grace` seconds
@@ -275,6 +287,14 @@ class EmulatorServer:
             self._listener = None
 
 
+def _route_table(routes: Sequence[Route]) -> RouteTable:
+    """--route's table: production URLs sent to local handlers."""
+    try:
+        return RouteTable(routes)
+    except ValueError as error:  # the same pattern twice
+        raise StartupError(str(error)) from None
+
+
 def _auto_create(settings: Settings, template: Queue | StartupQueue | None) -> Queue | None:
     """What --auto-create-queues creates a missing queue as (None: it is off)."""
     if not settings.auto_create_queues:
@@ -287,6 +307,10 @@ def _auto_create(settings: Settings, template: Queue | StartupQueue | None) -> Q
         return copy.deepcopy(template)
     project, location = settings.default_project, settings.default_location
     return Queue(name=QueueName(project, location, "template"))  # the name is replaced
+
+
+def _default_parent(settings: Settings) -> str:
+    return f"projects/{settings.default_project}/locations/{settings.default_location}"
 
 
 def _http_app(
@@ -315,7 +339,7 @@ def _http_app(
         server.dispatcher.view,
         server.control,
         server.clock,
-        default_parent=f"projects/{settings.default_project}/locations/{settings.default_location}",
+        default_parent=_default_parent(settings),
         app_engine_url=settings.app_engine_host,
         with_control=settings.control,
     )

@@ -20,7 +20,7 @@ _SERIALIZED = (
     b'out\x18\x01 \x01(\x0b2\x19.google.protobuf.DurationR\x07timeout"\x17\n\x15WaitUntilIdleResponse"\x91'
     b'\x01\n\x13ListAttemptsRequest\x12\x14\n\x05queue\x18\x01 \x01(\tR\x05queue\x12\x12\n\x04task\x18\x02 \x01(\tR\x04task\x12\x1b\n\tmin_'
     b'count\x18\x03 \x01(\x05R\x08minCount\x123\n\x07timeout\x18\x04 \x01(\x0b2\x19.google.protobuf.DurationR\x07timeo'
-    b'ut"\xcf\x06\n\x07Attempt\x12\x14\n\x05queue\x18\x01 \x01(\tR\x05queue\x12\x12\n\x04task\x18\x02 \x01(\tR\x04task\x12\x18\n\x07project\x18\r \x01('
+    b'ut"\xed\x06\n\x07Attempt\x12\x14\n\x05queue\x18\x01 \x01(\tR\x05queue\x12\x12\n\x04task\x18\x02 \x01(\tR\x04task\x12\x18\n\x07project\x18\r \x01('
     b'\tR\x07project\x12\x1a\n\x08location\x18\x0e \x01(\tR\x08location\x12\x18\n\x07attempt\x18\x03 \x01(\x05R\x07attempt\x12\x16\n\x06meth'
     b'od\x18\x04 \x01(\tR\x06method\x12\x10\n\x03url\x18\x05 \x01(\tR\x03url\x12G\n\x07headers\x18\x06 \x03(\x0b2-.cloud_tasks_emulat'
     b'or.v1.Attempt.HeadersEntryR\x07headers\x12\x12\n\x04body\x18\x07 \x01(\x0cR\x04body\x12\x1b\n\x06status\x18\x08 \x01(\x05H'
@@ -30,16 +30,27 @@ _SERIALIZED = (
     b'tampR\x0cresponseTime\x12\x1b\n\x06result\x18\x0f \x01(\tH\x02R\x06result\x88\x01\x01\x12=\n\x0cnext_attempt\x18\x10 \x01(\x0b2\x1a.'
     b'google.protobuf.TimestampR\x0bnextAttempt\x12\x1d\n\x07backoff\x18\x11 \x01(\tH\x03R\x07backoff\x88\x01\x01\x12,\n'
     b'\x0flatency_seconds\x18\x12 \x01(\x01H\x04R\x0elatencySeconds\x88\x01\x01\x12#\n\rresponse_body\x18\x13 \x01(\x0cR\x0cresp'
-    b'onseBody\x1a:\n\x0cHeadersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\t\n\x07'
-    b'_statusB\x08\n\x06_errorB\t\n\x07_resultB\n\n\x08_backoffB\x12\n\x10_latency_seconds"T\n\x14ListAtte'
-    b'mptsResponse\x12<\n\x08attempts\x18\x01 \x03(\x0b2 .cloud_tasks_emulator.v1.AttemptR\x08attemp'
-    b'ts2\xa4\x03\n\x0fEmulatorControl\x12V\n\x05Reset\x12%.cloud_tasks_emulator.v1.ResetRequest\x1a&'
-    b".cloud_tasks_emulator.v1.ResetResponse\x12\\\n\x07Advance\x12'.cloud_tasks_emulator"
-    b'.v1.AdvanceRequest\x1a(.cloud_tasks_emulator.v1.AdvanceResponse\x12n\n\rWaitUnti'
-    b'lIdle\x12-.cloud_tasks_emulator.v1.WaitUntilIdleRequest\x1a..cloud_tasks_emula'
-    b'tor.v1.WaitUntilIdleResponse\x12k\n\x0cListAttempts\x12,.cloud_tasks_emulator.v1.L'
-    b'istAttemptsRequest\x1a-.cloud_tasks_emulator.v1.ListAttemptsResponseb\x06proto'
-    b'3'
+    b'onseBody\x12\x1c\n\tduplicate\x18\x14 \x01(\x08R\tduplicate\x1a:\n\x0cHeadersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key'
+    b'\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\t\n\x07_statusB\x08\n\x06_errorB\t\n\x07_resultB\n\n\x08_backoffB\x12'
+    b'\n\x10_latency_seconds"T\n\x14ListAttemptsResponse\x12<\n\x08attempts\x18\x01 \x03(\x0b2 .cloud_tas'
+    b'ks_emulator.v1.AttemptR\x08attempts"\xfc\x01\n\nRoughEdges\x12\x1e\n\nduplicates\x18\x01 \x01(\x01R\ndup'
+    b'licates\x12\x18\n\x07shuffle\x18\x02 \x01(\x08R\x07shuffle\x12:\n\x0blatency_min\x18\x03 \x01(\x0b2\x19.google.protobuf'
+    b'.DurationR\nlatencyMin\x12:\n\x0blatency_max\x18\x04 \x01(\x0b2\x19.google.protobuf.DurationR\nl'
+    b'atencyMax\x12\x1a\n\x08throttle\x18\x05 \x01(\x08R\x08throttle\x12\x17\n\x04seed\x18\x06 \x01(\x03H\x00R\x04seed\x88\x01\x01B\x07\n\x05_seed"'
+    b',\n\x14GetRoughEdgesRequest\x12\x14\n\x05queue\x18\x01 \x01(\tR\x05queue"r\n\x14SetRoughEdgesRequest\x12\x14\n'
+    b'\x05queue\x18\x01 \x01(\tR\x05queue\x12D\n\x0brough_edges\x18\x02 \x01(\x0b2#.cloud_tasks_emulator.v1.Rough'
+    b'EdgesR\nroughEdges"\xa5\x01\n\x0fRoughEdgesState\x12D\n\x0brough_edges\x18\x01 \x01(\x0b2#.cloud_tasks'
+    b'_emulator.v1.RoughEdgesR\nroughEdges\x12\x10\n\x03own\x18\x02 \x01(\x08R\x03own\x12(\n\renforced_rate\x18\x03'
+    b' \x01(\x01H\x00R\x0cenforcedRate\x88\x01\x01B\x10\n\x0e_enforced_rate2\xf8\x04\n\x0fEmulatorControl\x12V\n\x05Reset\x12%'
+    b'.cloud_tasks_emulator.v1.ResetRequest\x1a&.cloud_tasks_emulator.v1.ResetRes'
+    b"ponse\x12\\\n\x07Advance\x12'.cloud_tasks_emulator.v1.AdvanceRequest\x1a(.cloud_tasks_"
+    b'emulator.v1.AdvanceResponse\x12n\n\rWaitUntilIdle\x12-.cloud_tasks_emulator.v1.W'
+    b'aitUntilIdleRequest\x1a..cloud_tasks_emulator.v1.WaitUntilIdleResponse\x12k\n\x0cL'
+    b'istAttempts\x12,.cloud_tasks_emulator.v1.ListAttemptsRequest\x1a-.cloud_tasks_'
+    b'emulator.v1.ListAttemptsResponse\x12h\n\rGetRoughEdges\x12-.cloud_tasks_emulator'
+    b'.v1.GetRoughEdgesRequest\x1a(.cloud_tasks_emulator.v1.RoughEdgesState\x12h\n\rSe'
+    b'tRoughEdges\x12-.cloud_tasks_emulator.v1.SetRoughEdgesRequest\x1a(.cloud_tasks'
+    b'_emulator.v1.RoughEdgesStateb\x06proto3'
 )
 
 
@@ -61,3 +72,7 @@ WaitUntilIdleResponse = message_factory.GetMessageClass(_FILE.message_types_by_n
 ListAttemptsRequest = message_factory.GetMessageClass(_FILE.message_types_by_name["ListAttemptsRequest"])
 Attempt = message_factory.GetMessageClass(_FILE.message_types_by_name["Attempt"])
 ListAttemptsResponse = message_factory.GetMessageClass(_FILE.message_types_by_name["ListAttemptsResponse"])
+RoughEdges = message_factory.GetMessageClass(_FILE.message_types_by_name["RoughEdges"])
+GetRoughEdgesRequest = message_factory.GetMessageClass(_FILE.message_types_by_name["GetRoughEdgesRequest"])
+SetRoughEdgesRequest = message_factory.GetMessageClass(_FILE.message_types_by_name["SetRoughEdgesRequest"])
+RoughEdgesState = message_factory.GetMessageClass(_FILE.message_types_by_name["RoughEdgesState"])

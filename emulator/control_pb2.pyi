@@ -57,7 +57,7 @@ class ListAttemptsRequest(_message.Message):
     def __init__(self, queue: _Optional[str] = ..., task: _Optional[str] = ..., min_count: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Attempt(_message.Message):
-    __slots__ = ("queue", "task", "project", "location", "attempt", "method", "url", "headers", "body", "status", "error", "schedule_time", "dispatch_time", "response_time", "result", "next_attempt", "backoff", "latency_seconds", "response_body")
+    __slots__ = ("queue", "task", "project", "location", "attempt", "method", "url", "headers", "body", "status", "error", "schedule_time", "dispatch_time", "response_time", "result", "next_attempt", "backoff", "latency_seconds", "response_body", "duplicate")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +84,7 @@ class Attempt(_message.Message):
     BACKOFF_FIELD_NUMBER: _ClassVar[int]
     LATENCY_SECONDS_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_BODY_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     queue: str
     task: str
     project: str
@@ -103,13 +104,54 @@ class Attempt(_message.Message):
     backoff: str
     latency_seconds: float
     response_body: bytes
-    def __init__(self, queue: _Optional[str] = ..., task: _Optional[str] = ..., project: _Optional[str] = ..., location: _Optional[str] = ..., attempt: _Optional[int] = ..., method: _Optional[str] = ..., url: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., status: _Optional[int] = ..., error: _Optional[str] = ..., schedule_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., dispatch_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., next_attempt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backoff: _Optional[str] = ..., latency_seconds: _Optional[float] = ..., response_body: _Optional[bytes] = ...) -> None: ...
+    duplicate: bool
+    def __init__(self, queue: _Optional[str] = ..., task: _Optional[str] = ..., project: _Optional[str] = ..., location: _Optional[str] = ..., attempt: _Optional[int] = ..., method: _Optional[str] = ..., url: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., status: _Optional[int] = ..., error: _Optional[str] = ..., schedule_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., dispatch_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., next_attempt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backoff: _Optional[str] = ..., latency_seconds: _Optional[float] = ..., response_body: _Optional[bytes] = ..., duplicate: _Optional[bool] = ...) -> None: ...
 
 class ListAttemptsResponse(_message.Message):
     __slots__ = ("attempts",)
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     attempts: _containers.RepeatedCompositeFieldContainer[Attempt]
     def __init__(self, attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ...) -> None: ...
+
+class RoughEdges(_message.Message):
+    __slots__ = ("duplicates", "shuffle", "latency_min", "latency_max", "throttle", "seed")
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    SHUFFLE_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MIN_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MAX_FIELD_NUMBER: _ClassVar[int]
+    THROTTLE_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    duplicates: float
+    shuffle: bool
+    latency_min: _duration_pb2.Duration
+    latency_max: _duration_pb2.Duration
+    throttle: bool
+    seed: int
+    def __init__(self, duplicates: _Optional[float] = ..., shuffle: _Optional[bool] = ..., latency_min: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., latency_max: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., throttle: _Optional[bool] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class GetRoughEdgesRequest(_message.Message):
+    __slots__ = ("queue",)
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    def __init__(self, queue: _Optional[str] = ...) -> None: ...
+
+class SetRoughEdgesRequest(_message.Message):
+    __slots__ = ("queue", "rough_edges")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    ROUGH_EDGES_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    rough_edges: RoughEdges
+    def __init__(self, queue: _Optional[str] = ..., rough_edges: _Optional[_Union[RoughEdges, _Mapping]] = ...) -> None: ...
+
+class RoughEdgesState(_message.Message):
+    __slots__ = ("rough_edges", "own", "enforced_rate")
+    ROUGH_EDGES_FIELD_NUMBER: _ClassVar[int]
+    OWN_FIELD_NUMBER: _ClassVar[int]
+    ENFORCED_RATE_FIELD_NUMBER: _ClassVar[int]
+    rough_edges: RoughEdges
+    own: bool
+    enforced_rate: float
+    def __init__(self, rough_edges: _Optional[_Union[RoughEdges, _Mapping]] = ..., own: _Optional[bool] = ..., enforced_rate: _Optional[float] = ...) -> None: ...
 
 PACKAGE: str
 SERVICE: str

@@ -34,8 +34,10 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import (
 from emulator.compose import EmulatorServer, load_http_side
 from emulator.core import limits
 from emulator.core.loop_thread import LoopHost
+from emulator.core.rough_edges import RoughEdges, RoughEdgesState
+from emulator.core.routes import Route
 from emulator.core.settings import DEFAULT_PROJECT, TEST_CLOCK, Settings
-from emulator.service import convert
+from emulator.service import convert, startup_routes
 from emulator.service.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from emulator.service.startup_queues import StartupQueue
 from emulator.store import validation
@@ -48,6 +50,8 @@ T = TypeVar("T")
 _CHANNEL_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 
 QueueSpec = str | Mapping[str, Any]  # a queue id / full name, or a Queue as a dict
+# "PATTERN=LOCAL_BASE[;...]" as --route takes it, or {"pattern": ..., "to": ..., ...}
+RouteSpec = str | Mapping[str, Any] | Route
 
 load_http_side()  # the HTTP side, loaded with the class: start() is fast
 
@@ -64,6 +68,7 @@ class Emulator:
         location: str = limits.DEFAULT_LOCATION,
         queues: Iterable[QueueSpec | StartupQueue] = (),
         auto_create_queues: bool | Mapping[str, Any] = False,
+        routes: Iterable[RouteSpec] = (),
         **settings: Any,
     ) -> None:
         """`project` and `location` are where `parent` and `queue_name()` put queues, and
@@ -71,11 +76,17 @@ class Emulator:
         parent) unless `default_location`/`default_project` say otherwise.
 
         `queues` are created at start and again by every `reset()`; each is a queue id,
-        a full queue name, or a dict in the shape of `tasks_v2.Queue` (`name` required).
+        a full queue name, or a dict in the shape of `tasks_v2.Queue` (`name` required),
+        which may add `rough_edges`: a `RoughEdges` of the queue's own.
 
         `auto_create_queues` (--auto-create-queues): True creates a queue with every
         default the first time a task is created in it, instead of NOT_FOUND; a dict in
-        the shape of `tasks_v2.Queue` (no `name`) is the template such queues get."""
+        the shape of `tasks_v2.Queue` (no `name`) is the template such queues get.
+
+        `routes` (--route): tasks for production URLs go to local handlers, each route
+        `"PATTERN=LOCAL_BASE[;invoker=...][;audiences=...][;auth]"` or a dict with
+        `pattern`, `to`, `auth`, `invoker`, `audiences` (docs/production-parity.md); a bad
+        one raises ConfigError."""
         self.project, self.location = project, location
         settings.setdefault("default_project", project)
         settings.setdefault("default_location", location)
@@ -93,6 +104,7 @@ class Emulator:
             ),
             queues=[self._queue(spec) for spec in queues],
             queue_template=template,
+            routes=startup_routes.from_specs(routes, source="Emulator(routes=...)"),
         )
         self._host = LoopHost()
         self._channel: grpc.Channel | None = None
@@ -110,10 +122,13 @@ class Emulator:
             return spec
         fields = {"name": spec} if isinstance(spec, str) else dict(spec)
         fields["name"] = self.queue_name(str(fields.get("name", "")))
+        edges = fields.pop("rough_edges", None)
+        if edges is not None and not isinstance(edges, RoughEdges):
+            raise TypeError(f"rough_edges: not a RoughEdges: {edges!r}")
         message = tasks_v2.Queue.pb(tasks_v2.Queue(fields))
         queue = convert.queue_from_pb(message, QueueName.parse(fields["name"]))
         validation.validate_queue(queue)  # the same limits as CreateQueue
-        return queue
+        return StartupQueue(queue, rough_edges=edges) if edges is not None else queue
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -283,6 +298,29 @@ class Emulator:
             lambda: copy.deepcopy(self.server.control.attempts(queue, task)),
             "attempts() from the loop directly",
         )
+
+    def set_rough_edges(
+        self, edges: RoughEdges | None = None, *, queue: str | None = None
+    ) -> RoughEdgesState:
+        """Switch production's rough edges (docs/production-parity.md) on or off at run time: for
+        `queue` (an id in `parent`, or a full name; it need not exist yet), or for every
+        queue without its own. `edges` None: the start-up settings again (the
+        `rough_edges` setting); `reset()` restores those too. Returns what now applies."""
+        return self._host.call(
+            lambda: self.server.control.set_rough_edges(self._queue_or_none(queue), edges),
+            "set_rough_edges() from the loop directly",
+        )
+
+    def rough_edges(self, queue: str | None = None) -> RoughEdgesState:
+        """What applies to `queue` (None: the emulator's own settings): the settings, seed
+        filled in; whether the queue has its own; a throttled queue's current rate."""
+        return self._host.call(
+            lambda: self.server.control.rough_edges(self._queue_or_none(queue)),
+            "rough_edges() from the loop directly",
+        )
+
+    def _queue_or_none(self, queue: str | None) -> str | None:
+        return self.queue_name(queue) if queue else None
 
     @property
     def now(self) -> datetime:

@@ -49,6 +49,10 @@ _AUTO_CREATE_HELP = (
     "the test emulator creates a queue (every default) the first time a task is created "
     "in it, instead of NOT_FOUND as in production (the emulator's --auto-create-queues)"
 )
+_ROUTE_HELP = (
+    "send the test emulator's tasks for a production URL to a local handler, "
+    "PATTERN=LOCAL_BASE[;...] as the emulator's --route (repeatable; the ini key: one a line)"
+)
 _SESSION_EMULATOR = pytest.StashKey["Emulator"]()
 _SAVED_HOST = pytest.StashKey[str | None]()
 
@@ -76,6 +80,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=_AUTO_CREATE_HELP,
     )
     parser.addini("cloud_tasks_auto_create_queues", _AUTO_CREATE_HELP, type="bool", default=False)
+    group.addoption(
+        "--cloud-tasks-route", dest="cloud_tasks_routes", action="append", help=_ROUTE_HELP
+    )
+    parser.addini("cloud_tasks_routes", _ROUTE_HELP, type="linelist", default=[])
 
 
 def _option(config: pytest.Config, name: str) -> str:
@@ -97,6 +105,7 @@ def _new_emulator(config: pytest.Config) -> Emulator:
             config.getoption("cloud_tasks_auto_create_queues")
             or config.getini("cloud_tasks_auto_create_queues")
         ),
+        routes=config.getoption("cloud_tasks_routes") or config.getini("cloud_tasks_routes"),
     )
 
 

@@ -17,6 +17,7 @@ from emulator.cli.exports import env_init, gcloud_variables, terraform_variables
 from emulator.cli.options import ENV_INIT_OPTIONS, OPTIONS, Option
 from emulator.cli.parser import (
     QUEUES_ENV,
+    ROUTE_ENV,
     build_env_init_parser,
     build_parser,
     emulator_host,
@@ -72,9 +73,11 @@ def startup_queues(settings: Settings) -> list[StartupQueue]:
 
 
 def startup_file(settings: Settings) -> StartupFile:
-    """What --config and --queue say: the queues (StartupError names the file, line and
-    field), whether queues are created on first use, and from which template."""
+    """What --config, --queue and --route say: the queues (StartupError names the file,
+    line and field), whether queues are created on first use, from which template, and
+    the routes (the file's, then --route's)."""
     from emulator.service import startup_queues as queue_files
+    from emulator.service import startup_routes
 
     names = {"project": settings.default_project, "location": settings.default_location}
     found = (
@@ -90,6 +93,7 @@ def startup_file(settings: Settings) -> StartupFile:
         if name in seen:
             raise StartupError(f"queue {name} is configured twice (--config and --queue)")
         seen.add(name)
+    found.routes += startup_routes.from_specs(settings.routes, source=f"--route/{ROUTE_ENV}")
     return found
 
 
@@ -100,7 +104,11 @@ async def run(settings: Settings) -> None:
 
     found = startup_file(settings)  # may raise StartupError
     settings.auto_create_queues = settings.auto_create_queues or found.auto_create_queues
-    server = EmulatorServer(settings, queues=found.queues, queue_template=found.template)
+    if found.rough_edges is not None:  # the flags win, field by field
+        settings.rough_edges = settings.rough_edges.over(found.rough_edges)
+    server = EmulatorServer(
+        settings, queues=found.queues, queue_template=found.template, routes=found.routes
+    )
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ from typing import Any
 
 from emulator.core import logs
 from emulator.core.durations import parse_duration
+from emulator.core.rough_edges import parse_fraction, parse_latency, parse_seed
 from emulator.core.settings import ENV_PREFIX
 
 
@@ -21,6 +22,7 @@ class Option:
     env_name: str = ""  # the variable's name after the prefix; default: from the flag
     aliases: tuple[str, ...] = ()
     default: str = ""  # the default as help shows it; empty: the Settings value, if any
+    sets: str = ""  # the Settings field it sets, e.g. "rough_edges.seed"; default: `dest`
 
     @property
     def dest(self) -> str:
@@ -200,6 +202,50 @@ OPTIONS = [
         "PEM RSA private key that signs OIDC tokens",
         "PATH",
         default="a key made at start",
+    ),
+    # Production's rough edges (docs/production-parity.md), for every queue without its own; the
+    # switches --shuffle and --throttle are SWITCHES below.
+    Option(
+        "--duplicates",
+        parse_fraction,
+        "rough edges: the fraction of successful deliveries delivered once more, as the "
+        "at-least-once service sometimes does, e.g. 0.01 or 1%",
+        "FRACTION",
+        default="0, off",
+        sets="rough_edges.duplicates",
+    ),
+    Option(
+        "--latency",
+        parse_latency,
+        "rough edges: a delay drawn before each attempt is dispatched, e.g. 50ms-2s (one "
+        "duration: always that)",
+        "RANGE",
+        default="none",
+        sets="rough_edges.latency",
+    ),
+    Option(
+        "--rough-edges-seed",
+        parse_seed,
+        "the seed of every rough edge's draw: the same seed repeats a run exactly",
+        "N",
+        default="random, logged at start",
+        sets="rough_edges.seed",
+    ),
+]
+
+# On/off flags of production's rough edges: (flag, the Settings field it sets, help).
+SWITCHES = [
+    (
+        "--shuffle",
+        "rough_edges.shuffle",
+        "rough edges: tasks due together are dispatched in a shuffled order, not earliest "
+        "first (none is guaranteed)",
+    ),
+    (
+        "--throttle",
+        "rough_edges.throttle",
+        "rough edges: each 429 or 503 answer halves the queue's dispatch rate (down to 1/64), "
+        "and each 10 successes in a row double it again",
     ),
 ]
 

@@ -10,11 +10,12 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from emulator import autoconnect
-from emulator.cli.options import ENV_INIT_OPTIONS, OPTIONS, Option
+from emulator.cli.options import ENV_INIT_OPTIONS, OPTIONS, SWITCHES, Option
 from emulator.core.durations import format_duration
 from emulator.core.settings import (
     EMULATOR_HOST_ENV,
@@ -67,7 +68,7 @@ def _add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> 
             dest=option.dest,
             type=_typed(option),
             metavar=option.metavar,
-            help=f"{option.help} ({where})",
+            help=f"{option.help} ({where})".replace("%", "%%"),  # argparse formats it
         )
 
 
@@ -90,6 +91,8 @@ def build_parser(prog: str = "cloud-tasks-emulator") -> argparse.ArgumentParser:
         ),
     )
     _add_options(parser, OPTIONS)
+    for flag, _, text in SWITCHES:
+        parser.add_argument(flag, action="store_true", help=f"{text} (env: {_env_of(flag)}=true)")
     parser.add_argument(
         "--queue",
         action="append",
@@ -99,6 +102,19 @@ def build_parser(prog: str = "cloud-tasks-emulator") -> argparse.ArgumentParser:
             "keys: rate, concurrency, max_attempts, min_backoff, max_backoff, "
             "max_doublings, max_retry_duration, state (running, paused or disabled) (env: "
             f"{QUEUES_ENV}, queues separated by spaces or ';')"
+        ),
+    )
+    parser.add_argument(
+        "--route",
+        action="append",
+        metavar="PATTERN=LOCAL_BASE[;...]",
+        help=(
+            "send tasks for production URLs to a local handler (repeatable), e.g. "
+            "'https://*-uc.a.run.app=http://worker:8080': the request goes to the local base "
+            "with its path and query, its Host header, X-CloudTasks-* headers and OIDC "
+            "audience as production sends them; ';invoker=EMAIL,...', ';audiences=AUD,...' or "
+            "';auth' add Cloud Run's token checks first (see docs/production-parity.md) (env: "
+            f"{ROUTE_ENV}, routes separated by spaces)"
         ),
     )
     parser.add_argument(
@@ -206,20 +222,29 @@ def _typed(option: Option) -> Callable[[str], Any]:
 
 
 QUEUES_ENV = ENV_PREFIX + "QUEUES"
+ROUTE_ENV = ENV_PREFIX + "ROUTE"
 NO_CONTROL_ENV = ENV_PREFIX + "NO_CONTROL"
 AUTO_CREATE_QUEUES_ENV = ENV_PREFIX + "AUTO_CREATE_QUEUES"
 DELIVERY_PROCESS_ENV = ENV_PREFIX + "DELIVERY_PROCESS"
 IN_CONTAINER_ENV = ENV_PREFIX + "IN_CONTAINER"  # read by emulator.dispatch.sender
 CRASH_AT_ENV = ENV_PREFIX + "CRASH_AT"  # the crash tests' hook, read by emulator.store.datadir
+
+
+def _env_of(flag: str) -> str:
+    return ENV_PREFIX + flag.removeprefix("--").replace("-", "_").upper()
+
+
 _KNOWN_ENV = {
     EMULATOR_HOST_ENV,
     QUEUES_ENV,
+    ROUTE_ENV,
     NO_CONTROL_ENV,
     AUTO_CREATE_QUEUES_ENV,
     DELIVERY_PROCESS_ENV,
     IN_CONTAINER_ENV,
     CRASH_AT_ENV,
     *(o.env for o in OPTIONS),
+    *(_env_of(flag) for flag, _, _ in SWITCHES),
 }
 # Variables named after a flag whose variable has another name.
 _FLAG_NAMED_ENV = {
@@ -248,10 +273,15 @@ def parse_settings(
     settings.delivery_process = args.delivery_process
     if args.delivery_process is None:  # on unless the variable says false
         settings.delivery_process = _switch(parser, env, DELIVERY_PROCESS_ENV, unset=True)
+    for flag, path, _ in SWITCHES:
+        if getattr(args, flag[2:]) or _switch(parser, env, _env_of(flag)):
+            _set(settings, path, True)
     if args.queue:
         settings.queues = list(args.queue)
     elif env.get(QUEUES_ENV):
         settings.queues = [env[QUEUES_ENV]]
+    # Routes hold no spaces: the variable's routes are separated by whitespace.
+    settings.routes = list(args.route) if args.route else env.get(ROUTE_ENV, "").split()
     return settings
 
 
@@ -281,7 +311,7 @@ def read_settings(
             except ValueError as error:
                 parser.error(f"{option.env}: {error}")
         if value is not None:
-            setattr(settings, option.dest, value)
+            _set(settings, option.sets or option.dest, value)
             given.add(option.dest)
     try:
         _apply_emulator_host(settings, env.get(EMULATOR_HOST_ENV, ""), given)
@@ -294,6 +324,14 @@ def read_settings(
             hint = f" (did you mean {close[0]}?)" if close else ""
             _warn(f"ignoring the unknown variable {name}{hint}")
     return settings
+
+
+def _set(settings: Settings, path: str, value: Any) -> None:
+    """Set a field of Settings, or of one of its frozen values ("rough_edges.seed")."""
+    outer, _, inner = path.partition(".")
+    setattr(
+        settings, outer, replace(getattr(settings, outer), **{inner: value}) if inner else value
+    )
 
 
 def _apply_emulator_host(settings: Settings, value: str, given: set[str]) -> None:

@@ -98,6 +98,20 @@ class Clock:
             self._arm()
         return timer
 
+    async def wait_until(self, when: datetime) -> None:
+        """Until the clock reads `when` (a timer; cancelling the waiter cancels it)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def fire() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        timer = self.call_at(when, fire)
+        try:
+            await done
+        finally:
+            timer.cancel()
+
     def next_timer(self) -> datetime | None:
         """When the earliest pending timer is due (None: no timer is set)."""
         self._drop_cancelled()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from emulator.core import limits
+from emulator.core.rough_edges import RoughEdges
 
 ENV_PREFIX = "CLOUD_TASKS_EMULATOR_"
 # The one default project: of the command line's start-up queues, of `Emulator`, of the
@@ -75,8 +76,13 @@ class Settings:
     # A task for a queue that does not exist creates it (from the start-up file's template,
     # else with every default) instead of NOT_FOUND; production has no such switch.
     auto_create_queues: bool = False
+    # --route PATTERN=LOCAL_BASE[;...]: production URLs sent to local handlers, as given
+    # (read by the command line with the start-up file's `routes:`; emulator.core.routes).
+    routes: list[str] = field(default_factory=list)
     healthcheck: bool = False  # probe a running emulator instead of serving
     control: bool = True  # the /_emulator/ endpoints and the EmulatorControl gRPC service
+    # Production's rough edges for every queue without its own (docs/production-parity.md): off.
+    rough_edges: RoughEdges = field(default_factory=RoughEdges)
     # Delivery's HTTP work in a process of its own (a second core); the command line's default
     # is on, an in-process Emulator's off (docs/performance.md).
     delivery_process: bool = False

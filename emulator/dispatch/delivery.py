@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from emulator.core import limits
 from emulator.core.clock import Clock, real_seconds
 from emulator.core.errors import Code
-from emulator.dispatch import backoff, request
+from emulator.core.routes import Routed, RouteTable
+from emulator.dispatch import backoff, front_door, request
 from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.request import OutgoingRequest
 from emulator.dispatch.sender import Outcome, RequestSender
@@ -41,6 +43,7 @@ class Sent:
     record: Attempt
     outcome: Outcome
     seconds: float  # real time it took
+    via: str | None = None  # the local base of its route, if a route matched
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Delivery:
     sender: RequestSender  # in this process, or in one of its own (ProcessSender)
     authorizer: Authorizer
     app_engine_url: str
+    # --route: production URLs sent to local handlers (empty: every task to its own URL).
+    routes: RouteTable = field(default_factory=RouteTable)
 
     async def send(
         self,
@@ -66,11 +71,41 @@ class Delivery:
         called once its request is on its way (or could not be built)."""
         started = real_seconds()
         record, outgoing, outcome = self._prepare(task, queue, task.dispatch_count, summary)
-        if outgoing is None:
-            began()
+        routed: Routed | None = None
+        refusal: Outcome | None = None  # Cloud Run's front door's (routes)
+        if outgoing is not None and self.routes and isinstance(task.request, HttpRequest):
+            routed = self.routes.match(outgoing.url)
+            if routed is not None:
+                refusal = _front_door(routed, outgoing, self.authorizer.verify)
+        if outgoing is None or refusal is not None:
+            began()  # nothing to send
+            outcome = refusal or outcome
         else:
-            outcome = await self._send(outgoing, deadline, began)
+            outcome = await self._send(outgoing, deadline, began, self.routes if routed else None)
+        via = routed.route.base if routed else None
+        return Sent(record, outcome, real_seconds() - started, via)
+
+    async def send_again(
+        self, task: Task, queue: Queue, original: Sent, at: datetime, deadline: datetime
+    ) -> Sent:
+        """Deliver the attempt `original` once more, dispatched `at` (a duplicate, rough
+        edges): the same request, headers and all, but for a freshly minted token."""
+        started = real_seconds()
+        record, outgoing = request.repeat(task, queue, original.record, at, self.authorizer)
+        self.store.record_attempt(record)
+        outcome = await self._send(outgoing, deadline)
         return Sent(record, outcome, real_seconds() - started)
+
+    def settle_again(self, task: Task, sent: Sent) -> None:
+        """Record a duplicate delivery's outcome; its task is gone, so nothing else changes."""
+        outcome, at = sent.outcome, sent.outcome.at or self.clock.now()
+        error, body = outcome.error, outcome.body
+        self.store.settle_duplicate(
+            sent.record, http_status=outcome.status, error=error, at=at, latency=sent.seconds,
+            response_body=body,
+        )  # fmt: skip
+        line = "task=%s attempt=%d (a duplicate delivery: rough edges) %s"
+        log.info(line, task.name, sent.record.attempt, outcome.describe())
 
     def settle(self, task: Task, summary: AttemptTimes, sent: Sent, *, forced: bool) -> None:
         """Retry or delete the task and record the attempt's outcome (one store
@@ -98,33 +133,8 @@ class Delivery:
             latency=sent.seconds,
             response_body=outcome.body,
         )
-        name = task.name.queue_name
-        if not log.isEnabledFor(logging.INFO):
-            return  # (at --log-level warning, a delivery costs no formatting at all)
-        next_at = result.next_attempt.isoformat() if result.next_attempt else None
-        log.info(
-            "project=%s location=%s queue=%s task=%s attempt=%d %s latency=%.0fms %s",
-            name.project,
-            name.location,
-            name.queue,
-            task.name.task,
-            sent.record.attempt,
-            outcome.describe(),
-            sent.seconds * 1000,
-            result.describe(),
-            extra={
-                "fields": {
-                    "queue": str(name),
-                    "task": task.name.task,
-                    "attempt": sent.record.attempt,
-                    "status": outcome.status,
-                    "error": outcome.error,
-                    "latency_ms": round(sent.seconds * 1000, 1),
-                    "result": result.result,
-                    "next_schedule_time": next_at,
-                }
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # (else a delivery costs no formatting at all)
+            _log_settled(task, sent, result)
 
     def _prepare(
         self, task: Task, queue: Queue, number: int, summary: AttemptTimes
@@ -161,7 +171,11 @@ class Delivery:
         return record, outgoing, outcome
 
     async def _send(
-        self, outgoing: OutgoingRequest, deadline: datetime, began: Callable[[], None]
+        self,
+        outgoing: OutgoingRequest,
+        deadline: datetime,
+        began: Callable[[], None] | None = None,
+        routes: RouteTable | None = None,
     ) -> Outcome:
         """The send's outcome, or DEADLINE_EXCEEDED once the clock reaches `deadline`
         (the timer cancels this very task, so no second task waits beside it)."""
@@ -176,7 +190,7 @@ class Delivery:
 
         timer = self.clock.call_at(deadline, expire)
         try:
-            return await self.sender.send(outgoing, began)
+            return await self.sender.send(outgoing, routes, began)
         except asyncio.CancelledError:
             if not expired or current.uncancel() > 0:
                 raise  # cancelled from outside (stop, reset), maybe besides the deadline
@@ -222,6 +236,58 @@ class Delivery:
 
 
 _SUCCEEDED = Settlement("succeeded")
+
+
+def _front_door(
+    routed: Routed, outgoing: OutgoingRequest, verify: front_door.Verify
+) -> Outcome | None:
+    """Cloud Run's answer if its front door refuses the request (the route's `auth`),
+    else None: the request goes on to the handler."""
+    if not routed.route.auth:
+        return None
+    path = urlsplit(outgoing.url).path or "/"
+    refusal = front_door.check(routed, path, outgoing.headers, verify)
+    if refusal is None:
+        return None
+    return Outcome(
+        status=refusal.status,
+        error=f"refused by Cloud Run's front door (the handler was not contacted): "
+        f"{refusal.reason}",
+        body=refusal.body,
+    )
+
+
+def _log_settled(task: Task, sent: Sent, result: Settlement) -> None:
+    """The one log line of a settled attempt."""
+    outcome = sent.outcome
+    name = task.name.queue_name
+    next_at = result.next_attempt.isoformat() if result.next_attempt else None
+    fields = {
+        "queue": str(name),
+        "task": task.name.task,
+        "attempt": sent.record.attempt,
+        "status": outcome.status,
+        "error": outcome.error,
+        "latency_ms": round(sent.seconds * 1000, 1),
+        "result": result.result,
+        "next_schedule_time": next_at,
+    }
+    described = outcome.describe()
+    if sent.via is not None:  # routed (--route): where it went
+        fields["via"] = sent.via
+        described += f" via={sent.via}"
+    log.info(
+        "project=%s location=%s queue=%s task=%s attempt=%d %s latency=%.0fms %s",
+        name.project,
+        name.location,
+        name.queue,
+        task.name.task,
+        sent.record.attempt,
+        described,
+        sent.seconds * 1000,
+        result.describe(),
+        extra={"fields": fields},
+    )
 
 
 def _status_message(outcome: Outcome) -> str:

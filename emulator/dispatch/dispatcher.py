@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
 from emulator.core.clock import Clock, Timer, real_seconds
-from emulator.dispatch.delivery import Delivery
+from emulator.dispatch.delivery import Delivery, Sent
+from emulator.dispatch.rough_edges import RoughEdgesRegistry
 from emulator.dispatch.scheduler import QueueScheduler
 from emulator.dispatch.view import AttemptInFlight, DeliveryView
 from emulator.store import Store
 from emulator.store.names import QueueName
-from emulator.store.records import AttemptTimes, Queue, QueueState, Task
+from emulator.store.records import AttemptTimes, HttpRequest, Queue, QueueState, Task
 from emulator.store.store import Change
 
 log = logging.getLogger("emulator.dispatch")
@@ -50,13 +52,24 @@ class _Flight:
     deadline: datetime
     released: bool = False
     sending: bool = False  # its send has begun
+    # Rough edges, when on: the attempt a duplicate repeats; a dispatch latency's end, until
+    # which the attempt waits (its token and slot taken).
+    again: Sent | None = None
+    send_at: datetime | None = None
 
 
 class Dispatcher:
-    def __init__(self, store: Store, clock: Clock, delivery: Delivery) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        delivery: Delivery,
+        edges: RoughEdgesRegistry | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.delivery = delivery
+        self.edges = edges or RoughEdgesRegistry()  # production's rough edges (off)
         self.schedulers: dict[QueueName, QueueScheduler] = {}
         self._rate_limited: set[QueueName] = set()  # due tasks waiting for a token
         self._in_flight: dict[asyncio.Task[None], _Flight] = {}
@@ -70,15 +83,13 @@ class Dispatcher:
         # Set, then replaced, after every pass and attempt: what `wait_for_change` waits on.
         self._changed = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
-        # Whether the sender has been told that attempts are coming (its first task).
-        self._sender_warned = False
         store.subscribe(self._on_change)  # ignored until start(), which reads the store
+        self.edges.subscribe(self._edges_changed)
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._run(), name="cloud-tasks dispatcher")
-        self._sender_warned = False
         for name in self.store.queue_names():
             self._on_change(Change(name))
             for task in self.store.list_tasks(name):
@@ -143,15 +154,14 @@ class Dispatcher:
         scheduler = self.schedulers.get(name)
         if scheduler is None:
             scheduler = self.schedulers[name] = QueueScheduler(queue.rate_limits, self.clock.now())
+            if self.edges.active:
+                self._apply_edges(name, scheduler)
         elif change.task is None:  # the queue itself changed: its limits may have
             scheduler.configure(queue.rate_limits, self.clock.now())
         if change.run_now and change.task is not None:
             scheduler.started()  # RunTask counts toward in-flight, never held back by it
             self._start(change.task, queue, scheduler, self.clock.now(), forced=True)
         elif change.task is not None:
-            if not self._sender_warned:  # a delivery process starts before its first attempt
-                self._sender_warned = True
-                self.delivery.sender.prepare()
             scheduler.push(change.task)
             if not self._sooner(name, queue, change.task.schedule_time):
                 return  # a pass already due by then will find it: no wake-up per task
@@ -223,29 +233,61 @@ class Dispatcher:
     # -- attempts ------------------------------------------------------------------------
 
     def _start(
-        self, task: Task, queue: Queue, scheduler: QueueScheduler, now: datetime, *, forced: bool
+        self,
+        task: Task,
+        queue: Queue,
+        scheduler: QueueScheduler,
+        now: datetime,
+        *,
+        forced: bool,
+        again: Sent | None = None,
     ) -> None:
-        summary = self.store.record_dispatch(task, now)
+        """Start an attempt of `task` (`again`: a duplicate delivery of that attempt); with
+        a dispatch latency (not for RunTask), it is dispatched when the latency ends."""
+        edges = self.edges.get(queue.name) if self.edges.active else None
+        number = again.record.attempt if again else None  # (the attempt a duplicate repeats)
+        send_at = edges.dispatch_at(task, now, number) if edges and not forced else None
+        summary = self.store.record_dispatch(task, now) if not (again or send_at) else None
         self._busy_tasks[id(task)] += 1
-        deadline = now + task.dispatch_deadline
+        deadline = (send_at or now) + task.dispatch_deadline
         entry = _Flight(queue.name, scheduler, task, real_seconds(), deadline)
+        entry.again, entry.send_at = again, send_at
         self._unsent += 1
         attempt = asyncio.create_task(self._attempt(entry, queue, summary, forced))
         self._in_flight[attempt] = entry
         attempt.add_done_callback(self._finished)
 
     async def _attempt(
-        self, entry: _Flight, queue: Queue, summary: AttemptTimes, forced: bool
+        self, entry: _Flight, queue: Queue, summary: AttemptTimes | None, forced: bool
     ) -> None:
-        task = entry.task
+        task, at = entry.task, entry.send_at
         try:
-            sent = await self.delivery.send(
-                task, queue, summary, entry.deadline, lambda: self._sending(entry)
-            )
+            if at is not None:  # a dispatch latency, or a duplicate (rough edges): wait
+                self._sending(entry)  # (not held back as unsent while it waits)
+                due = task.schedule_time
+                await self.clock.wait_until(at)
+                entry.send_at, entry.started = None, real_seconds()
+                if entry.again is not None:
+                    sent = await self.delivery.send_again(
+                        task, queue, entry.again, at, entry.deadline
+                    )
+                elif self.store.is_live(task) and task.schedule_time == due:
+                    summary = self.store.record_dispatch(task, at)
+                else:
+                    return  # deleted, run or rescheduled meanwhile
+            if summary is not None:
+                began = functools.partial(self._sending, entry)
+                sent = await self.delivery.send(task, queue, summary, entry.deadline, began)
         finally:
             self._release(entry)
         # Released first: the task a failure reschedules is no longer in flight.
-        self.delivery.settle(task, summary, sent, forced=forced)
+        if entry.again is not None:
+            self.delivery.settle_again(task, sent)
+        else:
+            assert summary is not None
+            self.delivery.settle(task, summary, sent, forced=forced)
+        if self.edges.active:
+            self._answered(entry, queue, sent)
 
     def _sending(self, entry: _Flight) -> None:
         """An attempt begins (or ends before it could): held-back queues may start more."""
@@ -270,6 +312,38 @@ class Dispatcher:
         entry.scheduler.finished()
         if self.schedulers.get(entry.queue) is entry.scheduler:
             self._mark(entry.queue)
+
+    # -- production's rough edges (emulator.dispatch.rough_edges), when switched on ----------
+
+    def _edges_changed(self, queue: QueueName | None) -> None:
+        for name, scheduler in self.schedulers.items():
+            if queue is None or name == queue:
+                self._apply_edges(name, scheduler)
+                self._mark(name)
+
+    def _apply_edges(self, name: QueueName, scheduler: QueueScheduler) -> None:
+        edges = self.edges.get(name)
+        scheduler.shuffle(edges.order_key if edges is not None and edges.config.shuffle else None)
+        scheduler.throttle(edges.level if edges is not None else 0, self.clock.now())
+
+    def _answered(self, entry: _Flight, queue: Queue, sent: Sent) -> None:
+        """After an answer: the queue's throttle counts it, and a success may be delivered
+        once more (a duplicate never is)."""
+        edges, task, status = self.edges.get(entry.queue), entry.task, sent.outcome.status
+        scheduler = self.schedulers.get(entry.queue)
+        if edges is None or scheduler is not entry.scheduler:
+            return  # all off for the queue, or the queue was deleted meanwhile
+        if edges.answered(status, app_engine=not isinstance(task.request, HttpRequest)):
+            scheduler.throttle(edges.level, self.clock.now())
+            self._mark(entry.queue)
+        if (
+            entry.again is None
+            and sent.outcome.succeeded
+            and edges.duplicate(task, sent.record.attempt)
+        ):
+            scheduler.started()  # counts toward in-flight, never held back (as RunTask)
+            at = sent.record.response_time or self.clock.now()
+            self._start(task, queue, scheduler, at, forced=False, again=sent)
 
     def _finished(self, attempt: asyncio.Task[None]) -> None:
         entry = self._in_flight.pop(attempt)
@@ -301,13 +375,20 @@ class Dispatcher:
         return Counter(entry.queue for entry in self._in_flight.values())
 
     def attempts_in_flight(self) -> list[AttemptInFlight]:
-        return [AttemptInFlight(e.queue, e.started, e.deadline) for e in self._in_flight.values()]
+        return [
+            AttemptInFlight(e.queue, e.started, e.deadline, e.send_at)
+            for e in self._in_flight.values()
+        ]
 
     def queues_to_look_at(self) -> list[QueueName]:
         return sorted(self._dirty)
 
     def rate_limited_queues(self) -> list[QueueName]:
         return sorted(self._rate_limited)
+
+    def enforced_rate(self, queue: QueueName) -> float | None:
+        scheduler = self.schedulers.get(queue)
+        return scheduler.bucket.rate if scheduler is not None and scheduler.throttled else None
 
     async def wait_for_change(self, timeout: float) -> bool:
         changed = self._changed

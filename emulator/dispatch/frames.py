@@ -5,7 +5,8 @@ at most one frame an event-loop turn (`Outbox`), however many requests or outcom
 turn produced. A message is a tuple `(kind, key, payload)`:
 
 - to the delivery process: SEND (key: the request's number, payload: the
-  OutgoingRequest's fields), CANCEL (key: a request's number);
+  OutgoingRequest's fields and the route table, or None), CANCEL (key: a request's
+  number);
 - from it: READY (key: its process id), BEGUN (key: how many more requests it has put
   to work), OUTCOME (key: the request's number, payload: the Outcome's fields), LOG (key:
   a logging level, payload: the line).

@@ -8,9 +8,9 @@ on the emulator's clock and settles the attempt in the store; the child only car
 request. The two talk over a socket pair (`emulator.dispatch.frames`), one frame an
 event-loop turn each way.
 
-- The child starts with the emulator's first task (`prepare()`), not with the emulator:
-  an emulator that is given no task never pays for it, and one whose first task waits for
-  its time, or in a paused queue, has it ready by then. Until it is ready (a few hundred
+- The child starts with the emulator's first task (`prepare`, a listener of the store),
+  not with the emulator: an emulator that is given no task never pays for it, and one
+  whose first task waits for its time, or in a paused queue, has it ready by then. Until it is ready (a few hundred
   milliseconds), and if it cannot start, requests go out in this process (`Sender`), so
   no attempt waits for it.
 - An attempt counts as begun (`began()`: the dispatcher's limit on attempts not yet on the
@@ -32,11 +32,13 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from emulator.core.routes import RouteTable
 from emulator.dispatch.request import OutgoingRequest
 from emulator.dispatch.sender import Outcome, Sender, container_hint
 
 if TYPE_CHECKING:
     from emulator.dispatch.sender_link import Link
+    from emulator.store.store import Change
 
 log = logging.getLogger("emulator.dispatch")
 
@@ -62,20 +64,24 @@ class ProcessSender:
         child = self._child or self._spawn()
         return child is not None and await asyncio.shield(child.ready)
 
-    def prepare(self) -> None:
-        """Start the child if it is not running (the emulator has its first task)."""
-        if self._child is None:
+    def prepare(self, change: Change) -> None:
+        """A store listener: with a task, attempts are coming; start the child if it is not
+        running."""
+        if change.task is not None and self._child is None:
             self._spawn()
 
     async def send(
-        self, request: OutgoingRequest, began: Callable[[], None] | None = None
+        self,
+        request: OutgoingRequest,
+        routes: RouteTable | None = None,
+        began: Callable[[], None] | None = None,
     ) -> Outcome:
         child = self._child or self._spawn()
         if child is None or not child.serving:
-            return await self._local.send(request, began)
-        outcome = await child.send(request, began)
+            return await self._local.send(request, routes, began)
+        outcome = await child.send(request, routes, began)
         if outcome.refused:
-            container_hint(request.url)
+            container_hint(outcome.refused)
         return outcome
 
     async def close(self) -> None:

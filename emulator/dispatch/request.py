@@ -9,6 +9,7 @@ those of the Cloud Tasks docs (queue-level `http_target` overrides, the
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -18,6 +19,7 @@ from emulator.core import limits
 from emulator.store import rules
 from emulator.store.records import (
     AppEngineHttpRequest,
+    Attempt,
     EnforceMode,
     HttpMethod,
     HttpRequest,
@@ -192,6 +194,31 @@ def app_engine_request(
         timeout=task.dispatch_deadline,
         follow_redirects=False,  # App Engine targets are never redirected
     )
+
+
+def repeat(
+    task: Task, queue: Queue, first: Attempt, at: datetime, authorizer: Tokens
+) -> tuple[Attempt, OutgoingRequest]:
+    """A duplicate delivery of the attempt `first` (rough edges, docs/production-parity.md),
+    dispatched `at`: its record and request, the same as `first`'s (method, URL, body,
+    every header) but for the token, minted anew as for every dispatch."""
+    headers = dict(first.headers)
+    token = None
+    if isinstance(task.request, HttpRequest):
+        target = queue.http_target
+        token = (target.token if target is not None else None) or task.request.token
+    if token is not None:
+        headers["Authorization"] = _authorization(token, first.url, authorizer)
+    record = dataclasses.replace(
+        first, headers=headers, dispatch_time=at, status=None, error=None, response_time=None,
+        response_body=b"", latency=None, result=None, next_attempt=None, backoff=None,
+        duplicate=True,
+    )  # fmt: skip
+    follow = isinstance(task.request, HttpRequest)  # as `http_request` and `app_engine_request`
+    outgoing = OutgoingRequest(
+        first.method, first.url, headers, first.body, task.dispatch_deadline, follow
+    )
+    return record, outgoing
 
 
 def build(

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from emulator.core.errors import Code
+from emulator.core.routes import RouteTable
 from emulator.dispatch.request import OutgoingRequest
 from emulator.store.records import RESPONSE_BODY_KEPT  # of the answer, on the Attempt
 
@@ -71,7 +72,7 @@ class Outcome:
     error_code: Code = Code.OK
     at: datetime | None = None  # when it ended, if not when it was reported (a deadline)
     body: bytes = b""  # the answer's first RESPONSE_BODY_KEPT bytes
-    refused: bool = False  # the connection was refused (see `container_hint`)
+    refused: str | None = None  # the URL whose connection was refused (`container_hint`)
 
     @property
     def succeeded(self) -> bool:
@@ -82,21 +83,24 @@ class Outcome:
         return code_for_status(self.status) if self.status is not None else self.error_code
 
     def describe(self) -> str:
-        return f"status={self.status}" if self.status is not None else f"error={self.error}"
+        if self.status is None:
+            return f"error={self.error}"
+        # An answer with an error too: the emulator's Cloud Run front door refused it.
+        return f"status={self.status}" + (f" error={self.error}" if self.error else "")
 
 
 class RequestSender(Protocol):
     """What delivery sends with: `Sender` here, or `ProcessSender` in a process of its own."""
 
     async def send(
-        self, request: OutgoingRequest, began: Callable[[], None] | None = None
+        self,
+        request: OutgoingRequest,
+        routes: RouteTable | None = None,
+        began: Callable[[], None] | None = None,
     ) -> Outcome:
-        """Put `request` on the wire; what came of it. `began()` is called once the
-        request is handed to the wire (the dispatcher counts attempts not yet begun)."""
-        ...
-
-    def prepare(self) -> None:
-        """Attempts are coming (the emulator has its first task): get ready for them."""
+        """Put `request` on the wire (with `routes`, to its route's local base); what came
+        of it. `began()` is called once the request is handed to the wire (the dispatcher
+        counts attempts not yet begun)."""
         ...
 
     async def close(self) -> None: ...
@@ -125,30 +129,34 @@ class Sender:
             )
         return self._session
 
-    def prepare(self) -> None:
-        pass  # the session is made with the first request
-
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     async def send(
-        self, request: OutgoingRequest, began: Callable[[], None] | None = None
+        self,
+        request: OutgoingRequest,
+        routes: RouteTable | None = None,
+        began: Callable[[], None] | None = None,
     ) -> Outcome:
+        """Send `request`; with `routes`, to the local base of the route its URL (and each
+        redirect's) matches (`_send_routed`)."""
         if began is not None:
             began()
-        outcome = await self.exchange(request)
+        outcome = await self.exchange(request, routes)
         if outcome.refused:
-            container_hint(request.url)
+            container_hint(outcome.refused)
         return outcome
 
-    async def exchange(self, request: OutgoingRequest) -> Outcome:
+    async def exchange(self, request: OutgoingRequest, routes: RouteTable | None = None) -> Outcome:
         """The request on the wire and its answer read: the one mapping of an
-        OutgoingRequest to aiohttp's request."""
+        OutgoingRequest (and the routes) to aiohttp's requests."""
         session = self._client()
         aiohttp = self._http
         try:
+            if routes:
+                return await self._send_routed(session, request, routes)
             async with session.request(
                 request.method,
                 request.url,
@@ -170,13 +178,60 @@ class Sender:
         except (aiohttp.InvalidURL, ValueError) as error:
             return Outcome(error=f"invalid URL: {error}", error_code=Code.INVALID_ARGUMENT)
         except aiohttp.ClientConnectorError as error:
+            refused = None
+            if _refused(error.os_error):  # (a routed request's address is its local base's)
+                refused = f"http://{error.host}:{error.port}" if routes else request.url
             return Outcome(
                 error=f"cannot connect: {error.os_error}",
                 error_code=Code.UNAVAILABLE,
-                refused=_refused(error.os_error),
+                refused=refused,
             )
         except (aiohttp.ClientError, OSError) as error:
             return Outcome(error=f"{type(error).__name__}: {error}", error_code=Code.UNAVAILABLE)
+
+    async def _send_routed(
+        self, session: aiohttp.ClientSession, request: OutgoingRequest, routes: RouteTable
+    ) -> Outcome:
+        """Each hop to the local base of its URL's route, with the production host as its
+        Host header and the production scheme as X-Forwarded-Proto (a hop no route matches
+        goes to its own URL). Redirects are followed here, as aiohttp follows them (method,
+        body, Authorization on a change of origin), so that a redirect to a production URL
+        is routed too. docs/production-parity.md."""
+        url, method, body = request.url, request.method, request.body
+        headers = request.headers
+        for _ in range(MAX_REDIRECTS + 1):
+            routed = routes.match(url)
+            target, sent = url, headers
+            if routed is not None:
+                target, sent = routed.url, {**headers, "Host": routed.host}
+                if not any(key.lower() == "x-forwarded-proto" for key in headers):
+                    sent["X-Forwarded-Proto"] = urlsplit(url).scheme
+            async with session.request(
+                method, target, headers=sent, data=body or None, allow_redirects=False
+            ) as response:
+                location = response.headers.get("Location")
+                head = await _drain(response)
+                if not (request.follow_redirects and response.status in _REDIRECTS and location):
+                    retry_after = response.headers.get("Retry-After")
+                    return Outcome(status=response.status, retry_after=retry_after, body=head)
+            following = urljoin(url, location)
+            if (response.status == 303 and method != "HEAD") or (
+                response.status in (301, 302) and method == "POST"
+            ):
+                method, body = "GET", b""
+            if _origin(following) != _origin(url):
+                headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
+            url = following
+        return Outcome(error=f"more than {MAX_REDIRECTS} redirects", error_code=Code.UNAVAILABLE)
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CREDENTIALS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 async def _drain(response: aiohttp.ClientResponse) -> bytes:

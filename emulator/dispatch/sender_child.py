@@ -23,6 +23,7 @@ import traceback
 import aiohttp  # noqa: F401  (loaded before READY: the first request does not wait for it)
 
 from emulator.core.errors import Code
+from emulator.core.routes import RouteTable
 from emulator.dispatch import frames
 from emulator.dispatch.request import OutgoingRequest
 from emulator.dispatch.sender import Outcome, Sender
@@ -46,8 +47,9 @@ class _Worker(asyncio.Protocol):
         begun = 0
         for kind, key, payload in self.reader.feed(data):
             if kind == frames.SEND:
-                request = frames.request_from(payload)
-                self.tasks[key] = self.loop.create_task(self._send(key, request))
+                values, routes = payload
+                request = frames.request_from(values)
+                self.tasks[key] = self.loop.create_task(self._send(key, request, routes))
                 begun += 1
             elif kind == frames.CANCEL:
                 task = self.tasks.pop(key, None)
@@ -56,9 +58,9 @@ class _Worker(asyncio.Protocol):
         if begun:
             self._put((frames.BEGUN, begun, None))
 
-    async def _send(self, key: int, request: OutgoingRequest) -> None:
+    async def _send(self, key: int, request: OutgoingRequest, routes: RouteTable | None) -> None:
         try:
-            outcome = await self.sender.exchange(request)
+            outcome = await self.sender.exchange(request, routes)
         except Exception as error:  # a bug here must not strand the attempt
             self._put((frames.LOG, logging.ERROR, traceback.format_exc()))
             outcome = Outcome(error=f"{type(error).__name__}: {error}", error_code=Code.INTERNAL)

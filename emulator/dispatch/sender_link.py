@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from emulator.core.errors import Code
+from emulator.core.routes import RouteTable
 from emulator.dispatch import frames
 from emulator.dispatch.request import OutgoingRequest
 from emulator.dispatch.sender import Outcome
@@ -88,13 +89,19 @@ class Link(asyncio.Protocol):
         self._transport = transport
         self._outbox = frames.Outbox(transport.write)
 
-    async def send(self, request: OutgoingRequest, began: Callable[[], None] | None) -> Outcome:
+    async def send(
+        self,
+        request: OutgoingRequest,
+        routes: RouteTable | None,
+        began: Callable[[], None] | None,
+    ) -> Outcome:
         assert self._outbox is not None
         key = self._next = self._next + 1
         answer: asyncio.Future[Outcome] = self.loop.create_future()
         self._pending[key] = answer
         self._began.append(began)
-        self._outbox.put((frames.SEND, key, frames.request_values(request)))
+        # (The one route table crosses once a frame: pickle writes a repeated object once.)
+        self._outbox.put((frames.SEND, key, (frames.request_values(request), routes)))
         try:
             return await answer
         except asyncio.CancelledError:

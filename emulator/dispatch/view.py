@@ -19,11 +19,13 @@ from emulator.store.records import Task
 @dataclass(frozen=True, slots=True)
 class AttemptInFlight:
     """A snapshot of an attempt under way: its queue, when it began (real seconds) and its
-    deadline (on the emulator's clock)."""
+    deadline (on the emulator's clock); with a dispatch latency (rough edges), when it is
+    dispatched, until it is."""
 
     queue: QueueName
     started: float
     deadline: datetime
+    waiting_until: datetime | None = None
 
 
 class DeliveryView(Protocol):
@@ -53,6 +55,10 @@ class DeliveryView(Protocol):
 
     def rate_limited_queues(self) -> list[QueueName]:
         """Queues whose due tasks wait for a token of their rate limit."""
+        ...
+
+    def enforced_rate(self, queue: QueueName) -> float | None:
+        """A throttled queue's current dispatch rate (rough edges); None when it is not."""
         ...
 
     async def wait_for_change(self, timeout: float) -> bool:

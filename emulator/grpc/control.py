@@ -12,9 +12,11 @@ from typing import Any
 import grpc
 
 from emulator import control_pb2
+from emulator.core import errors
+from emulator.core.rough_edges import RoughEdges, RoughEdgesState
 from emulator.grpc.server import unary_handler
 from emulator.service.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control
-from emulator.service.convert import timestamp, to_datetime, to_timedelta
+from emulator.service.convert import duration, timestamp, to_datetime, to_timedelta
 from emulator.store.records import Attempt
 
 
@@ -53,6 +55,41 @@ def _attempt(entry: Attempt) -> Any:
         message.backoff = entry.backoff
     if entry.latency is not None:
         message.latency_seconds = entry.latency
+    message.duplicate = entry.duplicate
+    return message
+
+
+def _rough_edges(message: Any) -> RoughEdges:
+    """The control service's RoughEdges as ours; INVALID_ARGUMENT for a value out of range."""
+    low, high = to_timedelta(message.latency_min), to_timedelta(message.latency_max)
+    try:
+        return RoughEdges(
+            duplicates=message.duplicates,
+            shuffle=message.shuffle,
+            latency=(low, high) if high or low else None,
+            throttle=message.throttle,
+            seed=message.seed if message.HasField("seed") else None,
+        )
+    except ValueError as error:
+        raise errors.InvalidArgument(f"rough_edges.{error}") from None
+
+
+def _state(state: RoughEdgesState) -> Any:
+    edges = state.rough_edges
+    low, high = edges.latency or (None, None)
+    message = control_pb2.RoughEdgesState(
+        rough_edges=control_pb2.RoughEdges(
+            duplicates=edges.duplicates,
+            shuffle=edges.shuffle,
+            latency_min=duration(low) if low is not None else None,
+            latency_max=duration(high) if high is not None else None,
+            throttle=edges.throttle,
+            seed=edges.seed,
+        ),
+        own=state.own,
+    )
+    if state.enforced_rate is not None:
+        message.enforced_rate = state.enforced_rate
     return message
 
 
@@ -83,11 +120,20 @@ def handler(control: Control) -> grpc.GenericRpcHandler:  # type: ignore[type-ar
             entries = control.attempts(queue, task)
         return control_pb2.ListAttemptsResponse(attempts=[_attempt(e) for e in entries])
 
+    def get_rough_edges(request: Any) -> Any:
+        return _state(control.rough_edges(request.queue or None))
+
+    def set_rough_edges(request: Any) -> Any:
+        edges = _rough_edges(request.rough_edges) if request.HasField("rough_edges") else None
+        return _state(control.set_rough_edges(request.queue or None, edges))
+
     methods: dict[str, tuple[Any, Callable[[Any], Any]]] = {
         "Reset": (control_pb2.ResetRequest, reset),
         "Advance": (control_pb2.AdvanceRequest, advance),
         "WaitUntilIdle": (control_pb2.WaitUntilIdleRequest, wait_until_idle),
         "ListAttempts": (control_pb2.ListAttemptsRequest, list_attempts),
+        "GetRoughEdges": (control_pb2.GetRoughEdgesRequest, get_rough_edges),
+        "SetRoughEdges": (control_pb2.SetRoughEdgesRequest, set_rough_edges),
     }
     return grpc.method_handlers_generic_handler(
         control_pb2.SERVICE,

@@ -1,5 +1,6 @@
 """The /_emulator/ control endpoints over HTTP: reset, advance, wait until idle, read
-attempts, the clock (docs/testing.md); or, switched off (--no-control), NOT_FOUND."""
+attempts, the clock (docs/testing.md), production's rough edges (docs/production-parity.md);
+or, switched off (--no-control), NOT_FOUND."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aiohttp import web
 
 from emulator.core import errors
 from emulator.core.clock import rfc3339
+from emulator.core.rough_edges import RoughEdgesState, from_mapping
 from emulator.http import rest_json
 from emulator.service.control import (
     DEFAULT_ADVANCE_TIMEOUT,
@@ -103,6 +105,42 @@ async def _clock(request: web.Request) -> web.Response:
     return web.json_response({"now": rfc3339(clock.now()), "virtual": clock.can_advance})
 
 
+def _rough_edges_json(state: RoughEdgesState) -> web.Response:
+    return web.json_response(
+        {
+            "rough_edges": state.rough_edges.to_json(),
+            "own": state.own,
+            "enforced_rate": state.enforced_rate,
+        }
+    )
+
+
+async def _get_rough_edges(request: web.Request) -> web.Response:
+    unknown = sorted(set(request.query) - {"queue"})
+    if unknown:
+        raise errors.InvalidArgument(f"Unknown query parameters: {', '.join(unknown)}.")
+    return _rough_edges_json(request.app[CONTROL].rough_edges(request.query.get("queue")))
+
+
+async def _set_rough_edges(request: web.Request) -> web.Response:
+    """`{"queue": "emails", "rough_edges": {"duplicates": 0.01, ...}}`: `queue` absent for
+    every queue without its own; `rough_edges` absent or null for the start-up settings."""
+    body = await _body(request)
+    unknown = sorted(set(body) - {"queue", "rough_edges"})
+    if unknown:
+        raise errors.InvalidArgument(f"Unknown fields: {', '.join(unknown)}.")
+    queue, raw = body.get("queue"), body.get("rough_edges")
+    if queue is not None and not isinstance(queue, str):
+        raise errors.InvalidArgument('"queue" must be a queue id or name.')
+    if raw is not None and not isinstance(raw, dict):
+        raise errors.InvalidArgument('"rough_edges" must be an object (or null).')
+    try:
+        edges = from_mapping(raw) if raw is not None else None
+    except ValueError as error:
+        raise errors.InvalidArgument(str(error)) from None
+    return _rough_edges_json(request.app[CONTROL].set_rough_edges(queue, edges))
+
+
 async def _control_off(request: web.Request) -> web.Response:
     raise errors.NotFound(
         "The test-control endpoints are switched off (--no-control / "
@@ -120,3 +158,5 @@ def add_to(app: web.Application, control: Control, *, enabled: bool = True) -> N
     app.router.add_post("/_emulator/wait-until-idle", _wait_until_idle)
     app.router.add_get("/_emulator/attempts", _attempts)
     app.router.add_get("/_emulator/clock", _clock)
+    app.router.add_get("/_emulator/rough-edges", _get_rough_edges)
+    app.router.add_put("/_emulator/rough-edges", _set_rough_edges)

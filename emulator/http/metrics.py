@@ -80,6 +80,17 @@ class QueueCollector:
             lateness.add_metric(labels, stats.lateness.cumulative(), stats.lateness.total)
         yield from counters.values()
         yield from (depth, flying, latency, lateness)
+        throttled = [(name, self.delivery.enforced_rate(name)) for name in names]
+        if any(rate is not None for _, rate in throttled):  # rough edges: throttle
+            enforced = GaugeMetricFamily(
+                f"{PREFIX}_enforced_rate",
+                "A throttled queue's dispatch rate, per second, after 429/503 answers.",
+                labels=LABELS,
+            )
+            for name, rate in throttled:
+                if rate is not None:
+                    enforced.add_metric(_labels(name), rate)
+            yield enforced
 
 
 def _labels(name: QueueName) -> list[str]:

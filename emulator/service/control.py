@@ -1,4 +1,5 @@
-"""The test-control operations: reset, advance the clock, wait until idle, read attempts.
+"""The test-control operations: reset, advance the clock, wait until idle, read attempts,
+switch production's rough edges on and off.
 
 One implementation on the server's loop, reached three ways: `emulator.Emulator` in
 Python, HTTP under /_emulator/, and the EmulatorControl gRPC service (protos/).
@@ -19,8 +20,11 @@ from typing import Any
 
 from emulator.core import errors, limits
 from emulator.core.clock import Clock, VirtualClock, real_seconds, rfc3339, yield_to_loop
-from emulator.dispatch.view import DeliveryView
+from emulator.core.rough_edges import RoughEdges, RoughEdgesState
+from emulator.dispatch.rough_edges import RoughEdgesRegistry
+from emulator.dispatch.view import AttemptInFlight, DeliveryView
 from emulator.store import Store
+from emulator.store.names import QueueName
 from emulator.store.records import Attempt
 
 DEFAULT_ADVANCE_TIMEOUT = 60.0
@@ -37,10 +41,15 @@ class Control:
         reset: Callable[[], None],
         *,
         advance_grace: float = DEFAULT_ADVANCE_GRACE,
+        rough_edges: RoughEdgesRegistry | None = None,
+        default_parent: str = f"projects/local-project/locations/{limits.DEFAULT_LOCATION}",
     ) -> None:
+        """`default_parent`: where a short queue id of `set_rough_edges` is."""
         self.store, self.delivery, self.clock = store, delivery, clock
         self._reset = reset
         self.advance_grace = advance_grace
+        self.edges = rough_edges or RoughEdgesRegistry()
+        self.default_parent = default_parent
 
     def reset(self) -> None:
         self._reset()
@@ -60,7 +69,7 @@ class Control:
         busy = [
             entry
             for entry in delivery.attempts_in_flight()
-            if not advancing or entry.started > grace_start or entry.deadline <= now
+            if not advancing or _holds_the_clock(entry, now, grace_start)
         ]
         if busy:
             reasons.append(f"{len(busy)} attempt(s) in flight")
@@ -152,6 +161,35 @@ class Control:
             raise errors.InvalidArgument(f"The clock cannot move past {latest.date().isoformat()}.")
         return target
 
+    # -- production's rough edges (docs/production-parity.md) ------------------------
+
+    def rough_edges(self, queue: str | None = None) -> RoughEdgesState:
+        """What applies to `queue` (an id in the default parent, or a full name; None: the
+        whole emulator's settings)."""
+        name = self._queue_name(queue)
+        config, own = self.edges.settings(name)
+        rate = self.delivery.enforced_rate(name) if name is not None else None
+        return RoughEdgesState(config, own, rate)
+
+    def set_rough_edges(self, queue: str | None, edges: RoughEdges | None) -> RoughEdgesState:
+        """Switch rough edges on or off for `queue` (None: every queue without its own);
+        `edges` None: as at start-up. A queue need not exist yet."""
+        name = self._queue_name(queue)
+        self.edges.set(name, edges)
+        return self.rough_edges(queue)
+
+    def _queue_name(self, queue: str | None) -> QueueName | None:
+        if not queue:
+            return None
+        full = queue if queue.startswith("projects/") else f"{self.default_parent}/queues/{queue}"
+        try:
+            return QueueName.parse(full)
+        except errors.InvalidArgument:
+            raise errors.InvalidArgument(
+                f"Not a queue id or name: {queue!r} (an id such as emails, or "
+                "projects/P/locations/L/queues/Q)."
+            ) from None
+
     # -- attempts ----------------------------------------------------------------------------
 
     async def wait_for_attempts(
@@ -193,6 +231,15 @@ class Control:
         ]
 
 
+def _holds_the_clock(entry: AttemptInFlight, now: datetime, grace_start: float) -> bool:
+    """While advancing, whether an attempt in flight keeps the clock where it is: within
+    its grace, or past its deadline; waiting for a dispatch latency (rough edges), once
+    that has passed (it is about to be sent)."""
+    if entry.waiting_until is not None:
+        return entry.waiting_until <= now
+    return entry.started > grace_start or entry.deadline <= now
+
+
 def _matches(wanted: str | None, short_id: str, full_name: str) -> bool:
     if not wanted:
         return True
@@ -206,7 +253,7 @@ def attempt_json(entry: Attempt) -> dict[str, Any]:
     def when(value: datetime | None) -> str | None:
         return rfc3339(value) if value else None
 
-    return {
+    fields: dict[str, Any] = {
         "project": entry.project,
         "location": entry.location,
         "queue": entry.queue,
@@ -227,3 +274,6 @@ def attempt_json(entry: Attempt) -> dict[str, Any]:
         "next_attempt": when(entry.next_attempt),
         "backoff": entry.backoff,
     }
+    if entry.duplicate:  # a duplicate delivery (rough edges) says so; others as ever
+        fields["duplicate"] = True
+    return fields

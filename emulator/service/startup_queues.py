@@ -14,6 +14,8 @@ Our format:
         http_target:
           uri_override: {scheme: HTTP, host: worker, port: 8080}
           header_overrides: {X-From: emulator}
+        rough_edges: {duplicates: 0.5, seed: 7}   # this queue's own (docs/production-parity.md)
+    rough_edges: {throttle: true}  # every other queue's (the flags win, field by field)
     auto_create_queues: {template: standard}   # or true: every default (off unless set)
     templates:                     # queue settings by name, without a queue of their own
       - name: standard
@@ -30,7 +32,7 @@ file stops the start with its name, line and field.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +40,9 @@ from google.protobuf import json_format
 
 from emulator.core import errors
 from emulator.core.errors import ConfigError, StartupError
-from emulator.service import convert, pb
+from emulator.core.rough_edges import RoughEdges, from_mapping
+from emulator.core.routes import Route
+from emulator.service import convert, pb, startup_routes
 from emulator.service.yaml_lines import Reader, load
 from emulator.store import validation
 from emulator.store.names import QueueName
@@ -52,6 +56,7 @@ _RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 class StartupQueue:
     queue: Queue
     state: QueueState = QueueState.RUNNING
+    rough_edges: RoughEdges | None = None  # its own (None: the emulator's)
 
 
 @dataclass
@@ -62,12 +67,15 @@ class StartupFile:
     queues: list[StartupQueue]
     auto_create_queues: bool = False
     template: StartupQueue | None = None
+    routes: list[Route] = field(default_factory=list)  # `routes:` (emulator.core.routes)
+    rough_edges: RoughEdges | None = None  # every queue's without its own
 
 
 # -- our format ---------------------------------------------------------------------------
 
 _QUEUE_KEYS = {"name", "state", "rate_limits", "retry_config", "http_target",
-               "app_engine_routing_override", "stackdriver_logging_config"}  # fmt: skip
+               "app_engine_routing_override", "stackdriver_logging_config",
+               "rough_edges"}  # fmt: skip
 _RETRY_DURATIONS = ("min_backoff", "max_backoff", "max_retry_duration")
 _RETRY_KEYS = {*_RETRY_DURATIONS, "max_attempts", "max_doublings"}
 
@@ -80,6 +88,7 @@ def _queue_from_ours(
         raise reader.fail(f"{path}.name", "required")
     name = _queue_name(str(fields.pop("name")), project, location, reader, f"{path}.name")
     state = _state(fields.pop("state", "RUNNING"), reader, f"{path}.state")
+    edges = _rough_edges(fields.pop("rough_edges", None), reader, f"{path}.rough_edges")
     retry = fields.get("retry_config")
     if retry is not None:
         retry = dict(reader.mapping(retry, f"{path}.retry_config", _RETRY_KEYS))
@@ -97,7 +106,20 @@ def _queue_from_ours(
         lambda: convert.queue_from_pb(message, name, keep_zero_doublings=keep_zero), reader, path
     )
     _validate(queue, reader, path)
-    return StartupQueue(queue, state)
+    return StartupQueue(queue, state, edges)
+
+
+def _rough_edges(raw: Any, reader: Reader, path: str) -> RoughEdges | None:
+    """`rough_edges: {duplicates: 0.01, shuffle: true, latency: 50ms-2s, throttle: true,
+    seed: 42}`, every key optional."""
+    if raw is None:
+        return None
+    try:
+        return from_mapping(reader.mapping(raw, path, {"duplicates", "shuffle", "latency",
+                                                       "throttle", "seed"}), path)  # fmt: skip
+    except ValueError as error:
+        where, _, problem = str(error).partition(": ")
+        raise reader.fail(where, problem) from None
 
 
 def _queue_name(text: str, project: str, location: str, reader: Reader, path: str) -> QueueName:
@@ -227,7 +249,7 @@ def load_text(text: str, *, source: str, project: str, location: str) -> list[St
 
 
 _TOP_KEYS = {"project", "location", "queues", "queue", "total_storage_limit",
-             "auto_create_queues", "templates"}  # fmt: skip
+             "auto_create_queues", "templates", "routes", "rough_edges"}  # fmt: skip
 
 
 def read_text(text: str, *, source: str, project: str, location: str) -> StartupFile:
@@ -251,7 +273,9 @@ def read_text(text: str, *, source: str, project: str, location: str) -> Startup
             raise reader.fail(f"{key}[{i}].name", f"queue {item.queue.name.queue} is defined twice")
         seen.add(item.queue.name)
     auto_create, template = _auto_create(document, reader, project, location)
-    return StartupFile(queues, auto_create, template)
+    routes = startup_routes.from_document(document.get("routes"), reader)
+    edges = _rough_edges(document.get("rough_edges"), reader, "rough_edges")
+    return StartupFile(queues, auto_create, template, routes, edges)
 
 
 def _auto_create(
@@ -265,6 +289,8 @@ def _auto_create(
     for i, raw in enumerate(entries):
         path = f"templates[{i}]"
         template = _queue_from_ours(raw, path, reader, project, location)
+        if template.rough_edges is not None:
+            raise reader.fail(f"{path}.rough_edges", "not in a template: set them for every queue")
         if template.queue.name.queue in templates:
             raise reader.fail(f"{path}.name", f"template {raw['name']} is defined twice")
         templates[template.queue.name.queue] = template

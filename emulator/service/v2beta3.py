@@ -24,6 +24,7 @@ from google.protobuf import field_mask_pb2, json_format
 
 from emulator.core import errors
 from emulator.core.durations import format_duration
+from emulator.dispatch.view import DeliveryView
 from emulator.service import convert, pb
 from emulator.store import Store
 from emulator.store.names import QueueName
@@ -40,7 +41,6 @@ BetaQueue: Any = beta_queue.Queue.pb()
 BetaTask: Any = beta_task.Task.pb()
 
 BetaQueueStats: Any = beta_queue.QueueStats.pb()
-InFlightCount = Callable[[QueueName], int]  # attempts in flight of a queue
 
 
 def request_types() -> dict[str, Any]:
@@ -56,17 +56,20 @@ def request_types() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def queue_stats(store: Store, in_flight: InFlightCount, name: QueueName) -> dict[str, Any]:
+def queue_stats(store: Store, delivery: DeliveryView, name: QueueName) -> dict[str, Any]:
     """Queue.stats as proto3 JSON, built from the QueueStats message. The emulator's
     choices: attempts answered in the last minute, the configured rate as the effective
-    one (see docs/behaviour.md, "Behaviour notes")."""
+    one unless the queue is throttled (see docs/behaviour.md, "Behaviour notes")."""
+    enforced = delivery.enforced_rate(name)
     tasks = store.list_tasks(name)
     minute_ago = store.clock.now() - timedelta(minutes=1)
     stats = BetaQueueStats(
         tasks_count=len(tasks),
         executed_last_minute_count=store.attempts.settled_since(str(name), minute_ago),
-        concurrent_dispatches_count=in_flight(name),
-        effective_execution_rate=store.get_queue(name).rate_limits.max_dispatches_per_second,
+        concurrent_dispatches_count=delivery.in_flight_count(name),
+        effective_execution_rate=store.get_queue(name).rate_limits.max_dispatches_per_second
+        if enforced is None
+        else enforced,
     )
     if tasks:
         stats.oldest_estimated_arrival_time.CopyFrom(
@@ -123,12 +126,12 @@ class V2beta3:
         self,
         v2_table: dict[str, tuple[Any, Callable[[Any], Any]]],
         store: Store,
-        in_flight: InFlightCount,
+        delivery: DeliveryView,
     ) -> None:
         self.v2 = {rpc: method for rpc, (_, method) in v2_table.items()}
         self.v2_types = {rpc: request_type for rpc, (request_type, _) in v2_table.items()}
         self.store = store
-        self.in_flight = in_flight
+        self.delivery = delivery
 
     # -- translation ---------------------------------------------------------------------
 
@@ -152,7 +155,7 @@ class V2beta3:
         queue["tombstoneTtl"] = format_duration(self.store.task_tombstone_ttl_for(name))
         queue["type"] = "PUSH"
         if with_stats:
-            queue["stats"] = queue_stats(self.store, self.in_flight, name)
+            queue["stats"] = queue_stats(self.store, self.delivery, name)
         return queue
 
     @staticmethod

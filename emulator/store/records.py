@@ -241,11 +241,14 @@ class Attempt:
     # Set when the attempt settles: how long it took (real seconds), and what became of
     # the task: "succeeded", "retried" (at `next_attempt`, for the reason in `backoff`),
     # "dropped" (its retries ran out: `backoff` says which limit) or "discarded" (the
-    # task was deleted meanwhile).
+    # task was deleted meanwhile); "duplicate" for a duplicate delivery.
     latency: float | None = None
     result: str | None = None
     next_attempt: datetime | None = None
     backoff: str | None = None
+    # A duplicate delivery (rough edges, docs/production-parity.md): attempt `attempt`, which
+    # succeeded, delivered once more, the same request with a fresh token.
+    duplicate: bool = False
 
     @property
     def queue_name(self) -> str:

@@ -117,6 +117,7 @@ class Store:
         self.operations.clear()
         self.attempts.clear()
         self._disk.reset()
+        self._seq = itertools.count(1)  # creation places repeat run after run (rough edges)
         for name in names:
             self._changed(name)
 
@@ -414,6 +415,24 @@ class Store:
                 stats.dropped += 1
             self._changed(name, removed=True)
         return result
+
+    def settle_duplicate(
+        self,
+        attempt: Attempt,
+        *,
+        http_status: int | None,
+        error: str | None,
+        at: datetime,
+        latency: float,
+        response_body: bytes = b"",
+    ) -> None:
+        """Complete a duplicate delivery (rough edges) in the history: its task had
+        succeeded already, so nothing else changes."""
+        self.attempts.settle(
+            attempt, status=http_status, error=error, at=at, response_body=response_body
+        )
+        attempt.latency, attempt.result = latency, "duplicate"
+        self._touched()
 
     # -- the data directory ------------------------------------------------------------
 

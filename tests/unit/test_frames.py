@@ -39,7 +39,7 @@ def test_an_outcome_crosses_but_its_time() -> None:
         error="cannot connect",
         error_code=Code.UNAVAILABLE,
         body=b"first bytes",
-        refused=True,
+        refused="http://127.0.0.1:1",
     )
     crossed = frames.outcome_from(frames.outcome_values(outcome))
     assert crossed == outcome

@@ -152,6 +152,7 @@ class QueuePage:
     order: str
     search: str
     target: str  # the queue's http_target in words, "" without one
+    enforced_rate: float | None = None  # throttled by 429/503 answers (rough edges)
 
 
 def queue_page(
@@ -202,6 +203,7 @@ def queue_page(
         order=order,
         search=search,
         target=_target_words(row.queue),
+        enforced_rate=delivery.enforced_rate(name),
     )
 
 
