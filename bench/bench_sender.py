@@ -30,6 +30,7 @@ import requests
 from common import target_process
 
 from emulator import Emulator, compose
+from emulator.core.routes import RouteTable
 from emulator.dispatch.request import OutgoingRequest
 from emulator.dispatch.sender import Outcome, Sender
 

@@ -97,8 +97,7 @@ class EmulatorServer:
             offset = data_dir.clock_offset() if data_dir else timedelta(0)
             clock = VirtualClock(start=utc_now() + offset)
         self.clock = clock or RealClock()
-        # Re-created by every reset().
-        self.startup_queues = [
+        self.startup_queues = [  # (re-created by every reset())
             q if isinstance(q, StartupQueue) else StartupQueue(q) for q in queues
         ]
         self.store = Store(
@@ -116,11 +115,8 @@ class EmulatorServer:
         self.authorizer = Authorizer(issuer="", private_key_pem=key_pem)
         self.routes = _route_table(routes)
         host = self.settings.app_engine_host
-        process = ProcessSender() if self.settings.delivery_process else None
-        if process is not None:
-            self.store.subscribe(process.prepare)  # started with the first task
-        self._sender: RequestSender = process or Sender()
-        delivery = Delivery(self.store, self.clock, self._sender, self.authorizer, host, self.routes)
+        self.sender = _sender(self.settings, self.store)  # in-process, or a delivery process
+        delivery = Delivery(self.store, self.clock, self.sender, self.authorizer, host, self.routes)
         self.rough_edges = RoughEdgesRegistry(
             self.settings.rough_edges,
             {q.queue.name: q.rough_edges for q in self.startup_queues if q.rough_edges},
@@ -230,11 +226,6 @@ class EmulatorServer:
         # Healthy (gRPC health SERVING, GET /healthz) once the start-up queues exist.
         await grpc_server.mark_serving(health)
 
-    async def start_delivery_process(self) -> bool:
-        """With `delivery_process`, start the delivery process now rather than with the
-        first task, and wait until it serves; whether it does."""
-        return isinstance(self._sender, ProcessSender) and await self._sender.start()
-
     def _create_startup_queues(self) -> None:
         """Each start-up queue, configured as given; a new one in its given state (one
         kept in the data directory keeps its own state and tasks)."""
@@ -293,6 +284,16 @@ def _route_table(routes: Sequence[Route]) -> RouteTable:
         return RouteTable(routes)
     except ValueError as error:  # the same pattern twice
         raise StartupError(str(error)) from None
+
+
+def _sender(settings: Settings, store: Store) -> RequestSender:
+    """Delivery's sender: in this process, or (`delivery_process`) a delivery process of
+    its own, started with the store's first task."""
+    if not settings.delivery_process:
+        return Sender()
+    process = ProcessSender()
+    store.subscribe(process.prepare)
+    return process
 
 
 def _auto_create(settings: Settings, template: Queue | StartupQueue | None) -> Queue | None:

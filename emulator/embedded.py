@@ -37,6 +37,7 @@ from emulator.core.loop_thread import LoopHost
 from emulator.core.rough_edges import RoughEdges, RoughEdgesState
 from emulator.core.routes import Route
 from emulator.core.settings import DEFAULT_PROJECT, TEST_CLOCK, Settings
+from emulator.dispatch.process_sender import ProcessSender
 from emulator.service import convert, startup_routes
 from emulator.service.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from emulator.service.startup_queues import StartupQueue
@@ -163,8 +164,8 @@ class Emulator:
 
     async def _start(self) -> None:
         await self.server.start()
-        if self.server.settings.delivery_process:  # asked for: ready before the first task
-            await self.server.start_delivery_process()
+        if isinstance(self.server.sender, ProcessSender):  # asked for: ready before any task
+            await self.server.sender.start()
 
     async def __aexit__(
         self,

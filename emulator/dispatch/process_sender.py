@@ -10,9 +10,9 @@ event-loop turn each way.
 
 - The child starts with the emulator's first task (`prepare`, a listener of the store),
   not with the emulator: an emulator that is given no task never pays for it, and one
-  whose first task waits for its time, or in a paused queue, has it ready by then. Until it is ready (a few hundred
-  milliseconds), and if it cannot start, requests go out in this process (`Sender`), so
-  no attempt waits for it.
+  whose first task waits for its time, or in a paused queue, has it ready by then. Until
+  it is ready (a few hundred milliseconds), and if it cannot start, requests go out in
+  this process (`Sender`), so no attempt waits for it.
 - An attempt counts as begun (`began()`: the dispatcher's limit on attempts not yet on the
   wire) once the child has taken its request up, so a busy child holds tokens back as a
   busy event loop does.
