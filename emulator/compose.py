@@ -30,8 +30,9 @@ from emulator.core.settings import Settings, bracketed, connect_host
 from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.delivery import Delivery
 from emulator.dispatch.dispatcher import Dispatcher
+from emulator.dispatch.process_sender import ProcessSender
 from emulator.dispatch.rough_edges import RoughEdgesRegistry
-from emulator.dispatch.sender import Sender
+from emulator.dispatch.sender import RequestSender, Sender
 from emulator.grpc import control as control_grpc
 from emulator.grpc import server as grpc_server
 from emulator.http import multiplex
@@ -95,8 +96,7 @@ class EmulatorServer:
             offset = data_dir.clock_offset() if data_dir else timedelta(0)
             clock = VirtualClock(start=utc_now() + offset)
         self.clock = clock or RealClock()
-        # Re-created by every reset().
-        self.startup_queues = [
+        self.startup_queues = [  # (re-created by every reset())
             q if isinstance(q, StartupQueue) else StartupQueue(q) for q in queues
         ]
         self.store = Store(
@@ -114,7 +114,8 @@ class EmulatorServer:
         self.authorizer = Authorizer(issuer="", private_key_pem=key_pem)
         self.routes = _route_table(routes)
         host = self.settings.app_engine_host
-        delivery = Delivery(self.store, self.clock, Sender(), self.authorizer, host, self.routes)
+        self.sender = _sender(self.settings, self.store)  # in-process, or a delivery process
+        delivery = Delivery(self.store, self.clock, self.sender, self.authorizer, host, self.routes)
         self.rough_edges = RoughEdgesRegistry(
             self.settings.rough_edges,
             {q.queue.name: q.rough_edges for q in self.startup_queues if q.rough_edges},
@@ -295,6 +296,16 @@ def _v2beta3_table(v2: tables.MethodTable, server: EmulatorServer) -> tables.Met
     from emulator.service.v2beta3 import V2beta3
 
     return V2beta3(v2, server.store, server.dispatcher.view).methods(v2)
+
+
+def _sender(settings: Settings, store: Store) -> RequestSender:
+    """Delivery's sender: in this process, or (`delivery_process`) a delivery process of
+    its own, started with the store's first task."""
+    if not settings.delivery_process:
+        return Sender()
+    process = ProcessSender()
+    store.subscribe(process.prepare)
+    return process
 
 
 def _auto_create(settings: Settings, template: Queue | StartupQueue | None) -> Queue | None:

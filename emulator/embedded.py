@@ -37,6 +37,7 @@ from emulator.core.loop_thread import LoopHost
 from emulator.core.rough_edges import RoughEdges, RoughEdgesState
 from emulator.core.routes import Route
 from emulator.core.settings import DEFAULT_PROJECT, TEST_CLOCK, Settings
+from emulator.dispatch.process_sender import ProcessSender
 from emulator.service import convert, startup_routes
 from emulator.service.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from emulator.service.startup_queues import StartupQueue
@@ -136,7 +137,7 @@ class Emulator:
         """Start on a background thread with its own event loop."""
         self._host.start_thread("cloud-tasks-emulator")
         try:
-            self._host.run(self.server.start(), "async with Emulator()")
+            self._host.run(self._start(), "async with Emulator()")
         except BaseException:
             self._host.release()
             raise
@@ -158,8 +159,13 @@ class Emulator:
 
     async def __aenter__(self) -> Emulator:
         self._host.adopt()
-        await self.server.start()
+        await self._start()
         return self
+
+    async def _start(self) -> None:
+        await self.server.start()
+        if isinstance(self.server.sender, ProcessSender):  # asked for: ready before any task
+            await self.server.sender.start()
 
     async def __aexit__(
         self,

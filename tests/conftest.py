@@ -8,6 +8,10 @@ a data directory). Tests that need other settings start an `Emulator` of their o
 (`start_emulator`, `client_of`). tests/unit/ tests the pure units directly, with no
 emulator.
 
+`--delivery-process` runs the emulators these fixtures start with a delivery process
+(`Emulator(delivery_process=True)`, the command line's default); tests/delivery/ runs
+every test both ways regardless.
+
 The test emulators send App Engine tasks to APP_ENGINE_NOWHERE, a port this session
 holds bound and never listens on: such a task is refused at once, whatever else runs
 on the machine (the plugin's `cloud_tasks_app_engine_host`; the product's default,
@@ -42,6 +46,15 @@ from support import (
 pytest_plugins = ["pytester"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--delivery-process",
+        action="store_true",
+        default=False,
+        help="the test emulators deliver through a delivery process, as the command line does",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("cloud_tasks_app_engine_host") is None:  # not given on the command line
         config.option.cloud_tasks_app_engine_host = APP_ENGINE_NOWHERE
@@ -51,17 +64,40 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     NOWHERE.close()
 
 
+def _delivery_process(config: pytest.Config) -> bool:
+    return bool(config.getoption("delivery_process"))
+
+
 @pytest.fixture
-def emu(cloud_tasks_emulator: Emulator) -> Emulator:
-    """The session's emulator, reset for this test."""
-    return cloud_tasks_emulator
+def emu(request: pytest.FixtureRequest) -> Emulator:
+    """The session's emulator, reset for this test (with --delivery-process, the session's
+    emulator with a delivery process)."""
+    if not _delivery_process(request.config):
+        emulator: Emulator = request.getfixturevalue("cloud_tasks_emulator")  # (reset)
+        return emulator
+    emulator = request.getfixturevalue("delivery_process_emulator")
+    emulator.reset()
+    return emulator
 
 
 @pytest.fixture(scope="session")
-def data_dir_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+def delivery_process_emulator() -> Iterator[Emulator]:
+    """A session emulator as the plugin's, delivering through a delivery process."""
+    with Emulator(delivery_process=True, app_engine_host=APP_ENGINE_NOWHERE) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def data_dir_emulator(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[Emulator]:
     """A session emulator as the plugin's, with a data directory (--data-dir)."""
     data_dir = tmp_path_factory.mktemp("data-dir")
-    with Emulator(data_dir=str(data_dir), app_engine_host=APP_ENGINE_NOWHERE) as emulator:
+    with Emulator(
+        data_dir=str(data_dir),
+        app_engine_host=APP_ENGINE_NOWHERE,
+        delivery_process=_delivery_process(pytestconfig),
+    ) as emulator:
         yield emulator
 
 
@@ -104,12 +140,13 @@ def queue(client: Client) -> tasks_v2.Queue:
 
 
 @pytest.fixture
-def start_emulator() -> Iterator[Callable[..., Emulator]]:
+def start_emulator(pytestconfig: pytest.Config) -> Iterator[Callable[..., Emulator]]:
     """Start a dedicated `Emulator(**settings)`, stopped after the test."""
     with ExitStack() as stack:
 
         def start(**settings: Any) -> Emulator:
             settings.setdefault("app_engine_host", APP_ENGINE_NOWHERE)
+            settings.setdefault("delivery_process", _delivery_process(pytestconfig))
             return stack.enter_context(Emulator(**settings))
 
         yield start

@@ -26,7 +26,7 @@ from google.cloud.location import locations_pb2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
 from emulator import Emulator
-from emulator.cli import OPTIONS
+from emulator.cli import OPTIONS, parse_settings
 
 from support import PARENT, Receiver, queue_path
 
@@ -488,3 +488,28 @@ def test_the_command_line_loads_no_client_package() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]", result.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "on"),
+    [
+        ([], {}, True),  # the command line's default
+        (["--no-delivery-process"], {}, False),
+        ([], {"CLOUD_TASKS_EMULATOR_DELIVERY_PROCESS": "false"}, False),
+        ([], {"CLOUD_TASKS_EMULATOR_DELIVERY_PROCESS": " 1 "}, True),
+        (["--delivery-process"], {"CLOUD_TASKS_EMULATOR_DELIVERY_PROCESS": "no"}, True),
+        (["--no-delivery-process"], {"CLOUD_TASKS_EMULATOR_DELIVERY_PROCESS": "yes"}, False),
+    ],
+)
+def test_the_delivery_process_is_on_unless_switched_off(
+    argv: list[str], env: dict[str, str], on: bool
+) -> None:
+    assert parse_settings(argv, env).delivery_process is on
+
+
+def test_a_delivery_process_variable_that_is_not_a_switch_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        parse_settings([], {"CLOUD_TASKS_EMULATOR_DELIVERY_PROCESS": "sometimes"})
+    assert "CLOUD_TASKS_EMULATOR_DELIVERY_PROCESS: not true or false" in capsys.readouterr().err

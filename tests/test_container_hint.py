@@ -28,11 +28,11 @@ def _refused_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _run(in_container: str, urls: list[str], data_dir: Path) -> str:
+def _run(in_container: str, urls: list[str], data_dir: Path, *flags: str) -> str:
     """Run the CLI, deliver a task to each URL three times (all refused), stop it; its
     log."""
     env = {"CLOUD_TASKS_EMULATOR_IN_CONTAINER": in_container}
-    with emulator_process(data_dir, env=env) as (process, grpc_target, http_url):
+    with emulator_process(data_dir, *flags, env=env) as (process, grpc_target, http_url):
         channel, client = grpc_client_of(grpc_target)
         queue = client.create_queue(
             parent=PARENT,
@@ -58,11 +58,26 @@ def _run(in_container: str, urls: list[str], data_dir: Path) -> str:
         return process.stderr.read()
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
-def test_a_refused_loopback_task_in_a_container_logs_one_hint(host: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("host", "flags"),
+    [
+        ("127.0.0.1", ()),
+        ("localhost", ()),
+        ("[::1]", ()),
+        # The delivery process (the default) reports refusals; the emulator hints. Without
+        # it, the same line, once.
+        ("127.0.0.1", ("--no-delivery-process",)),
+    ],
+)
+def test_a_refused_loopback_task_in_a_container_logs_one_hint(
+    host: str, flags: tuple[str, ...], tmp_path: Path
+) -> None:
     port = _refused_port()
     logged = _run(
-        "1", [f"http://{host}:{port}/handler?secret=x", f"http://{host}:{port}/b"], tmp_path
+        "1",
+        [f"http://{host}:{port}/handler?secret=x", f"http://{host}:{port}/b"],
+        tmp_path,
+        *flags,
     )
     hints = [line for line in logged.splitlines() if HINT in line]
     assert len(hints) == 1, logged  # once, across six refused attempts

@@ -134,6 +134,17 @@ def build_parser(prog: str = "cloud-tasks-emulator") -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--delivery-process",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=(
+            "put delivery's HTTP work (sending tasks, reading the answers) in a process of "
+            "its own, started with the first task, so that it has a core of its own; "
+            "every decision (rates, caps, deadlines, retries) stays in the emulator "
+            f"(default: on; env: {DELIVERY_PROCESS_ENV}=false turns it off)"
+        ),
+    )
+    parser.add_argument(
         "--healthcheck",
         action="store_true",
         help=(
@@ -212,6 +223,7 @@ QUEUES_ENV = ENV_PREFIX + "QUEUES"
 ROUTE_ENV = ENV_PREFIX + "ROUTE"
 NO_CONTROL_ENV = ENV_PREFIX + "NO_CONTROL"
 AUTO_CREATE_QUEUES_ENV = ENV_PREFIX + "AUTO_CREATE_QUEUES"
+DELIVERY_PROCESS_ENV = ENV_PREFIX + "DELIVERY_PROCESS"
 IN_CONTAINER_ENV = ENV_PREFIX + "IN_CONTAINER"  # read by emulator.dispatch.sender
 CRASH_AT_ENV = ENV_PREFIX + "CRASH_AT"  # the crash tests' hook, read by emulator.store.datadir
 
@@ -226,6 +238,7 @@ _KNOWN_ENV = {
     ROUTE_ENV,
     NO_CONTROL_ENV,
     AUTO_CREATE_QUEUES_ENV,
+    DELIVERY_PROCESS_ENV,
     IN_CONTAINER_ENV,
     CRASH_AT_ENV,
     *(o.env for o in OPTIONS),
@@ -255,6 +268,9 @@ def parse_settings(
     settings.auto_create_queues = args.auto_create_queues or _switch(
         parser, env, AUTO_CREATE_QUEUES_ENV
     )
+    settings.delivery_process = args.delivery_process
+    if args.delivery_process is None:  # on unless the variable says false
+        settings.delivery_process = _switch(parser, env, DELIVERY_PROCESS_ENV, unset=True)
     for flag, path, _ in SWITCHES:
         if getattr(args, flag[2:]) or _switch(parser, env, _env_of(flag)):
             _set(settings, path, True)
@@ -267,12 +283,14 @@ def parse_settings(
     return settings
 
 
-def _switch(parser: argparse.ArgumentParser, env: Mapping[str, str], name: str) -> bool:
-    """An on/off variable: true, yes or 1; false, no, 0 or unset."""
+def _switch(
+    parser: argparse.ArgumentParser, env: Mapping[str, str], name: str, *, unset: bool = False
+) -> bool:
+    """An on/off variable: true, yes or 1; false, no or 0; `unset` if unset or empty."""
     value = env.get(name, "").strip().lower()
     if value not in ("", "0", "false", "no", "1", "true", "yes"):
         parser.error(f"{name}: not true or false: {value}")
-    return value in ("1", "true", "yes")
+    return unset if value == "" else value in ("1", "true", "yes")
 
 
 def read_settings(

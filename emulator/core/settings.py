@@ -83,3 +83,6 @@ class Settings:
     control: bool = True  # the /_emulator/ endpoints and the EmulatorControl gRPC service
     # Production's rough edges for every queue without its own (docs/production-parity.md): off.
     rough_edges: RoughEdges = field(default_factory=RoughEdges)
+    # Delivery's HTTP work in a process of its own (a second core); the command line's default
+    # is on, an in-process Emulator's off (docs/performance.md).
+    delivery_process: bool = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -20,7 +21,7 @@ from emulator.core.routes import Routed, RouteTable
 from emulator.dispatch import backoff, front_door, request
 from emulator.dispatch.authorization import Authorizer
 from emulator.dispatch.request import OutgoingRequest
-from emulator.dispatch.sender import Outcome, Sender
+from emulator.dispatch.sender import Outcome, RequestSender
 from emulator.store import Store
 from emulator.store.records import (
     Attempt,
@@ -51,29 +52,36 @@ class Delivery:
 
     store: Store
     clock: Clock
-    sender: Sender
+    sender: RequestSender  # in this process, or in one of its own (ProcessSender)
     authorizer: Authorizer
     app_engine_url: str
     # --route: production URLs sent to local handlers (empty: every task to its own URL).
     routes: RouteTable = field(default_factory=RouteTable)
 
     async def send(
-        self, task: Task, queue: Queue, summary: AttemptTimes, deadline: datetime
+        self,
+        task: Task,
+        queue: Queue,
+        summary: AttemptTimes,
+        deadline: datetime,
+        began: Callable[[], None],
     ) -> Sent:
         """Build and send the attempt whose dispatch `summary` is already recorded; it
-        fails with DEADLINE_EXCEEDED when the clock reaches `deadline`."""
+        fails with DEADLINE_EXCEEDED when the clock reaches `deadline`. `began()` is
+        called once its request is on its way (or could not be built)."""
         started = real_seconds()
         record, outgoing, outcome = self._prepare(task, queue, task.dispatch_count, summary)
         routed: Routed | None = None
-        if outgoing is not None:
-            if self.routes and isinstance(task.request, HttpRequest):
-                routed = self.routes.match(outgoing.url)
-            if routed is None:
-                outcome = await self._send(outgoing, deadline)
-            else:
-                outcome = _front_door(routed, outgoing, self.authorizer.verify) or await self._send(
-                    outgoing, deadline, self.routes
-                )
+        refusal: Outcome | None = None  # Cloud Run's front door's (routes)
+        if outgoing is not None and self.routes and isinstance(task.request, HttpRequest):
+            routed = self.routes.match(outgoing.url)
+            if routed is not None:
+                refusal = _front_door(routed, outgoing, self.authorizer.verify)
+        if outgoing is None or refusal is not None:
+            began()  # nothing to send
+            outcome = refusal or outcome
+        else:
+            outcome = await self._send(outgoing, deadline, began, self.routes if routed else None)
         via = routed.route.base if routed else None
         return Sent(record, outcome, real_seconds() - started, via)
 
@@ -163,7 +171,11 @@ class Delivery:
         return record, outgoing, outcome
 
     async def _send(
-        self, outgoing: OutgoingRequest, deadline: datetime, routes: RouteTable | None = None
+        self,
+        outgoing: OutgoingRequest,
+        deadline: datetime,
+        began: Callable[[], None] | None = None,
+        routes: RouteTable | None = None,
     ) -> Outcome:
         """The send's outcome, or DEADLINE_EXCEEDED once the clock reaches `deadline`
         (the timer cancels this very task, so no second task waits beside it)."""
@@ -179,7 +191,7 @@ class Delivery:
         timer = self.clock.call_at(deadline, expire)
         try:
             self.store.commit()  # the target is shown nothing that is not on disk
-            return await self.sender.send(outgoing, routes)
+            return await self.sender.send(outgoing, routes, began)
         except asyncio.CancelledError:
             if not expired or current.uncancel() > 0:
                 raise  # cancelled from outside (stop, reset), maybe besides the deadline

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -28,9 +29,10 @@ from emulator.store.store import Change
 
 log = logging.getLogger("emulator.dispatch")
 
-# Attempts started whose send has not begun yet: past this many, no queue starts more until
-# some have. Tokens are taken only as fast as the loop can put requests on the wire, so a
-# busy emulator delivers late rather than in bursts above a queue's rate (and opens no more
+# Attempts started whose send has not begun yet (with a delivery process: whose request it
+# has not taken up yet): past this many, no queue starts more until some have. Tokens are
+# taken only as fast as requests can be put on the wire, so a busy emulator (or delivery
+# process) delivers late rather than in bursts above a queue's rate (and opens no more
 # connections than it can use). Attempts waiting for their answer do not count: a queue's
 # concurrency cap alone limits those. The room is shared fairly: each queue looked at in a
 # pass gets an equal part, and a queue that got none goes first the next time, so one busy
@@ -259,9 +261,9 @@ class Dispatcher:
         self, entry: _Flight, queue: Queue, summary: AttemptTimes | None, forced: bool
     ) -> None:
         task, at = entry.task, entry.send_at
-        self._sending(entry)
         try:
             if at is not None:  # a dispatch latency, or a duplicate (rough edges): wait
+                self._sending(entry)  # (not held back as unsent while it waits)
                 due = task.schedule_time
                 await self.clock.wait_until(at)
                 entry.send_at, entry.started = None, real_seconds()
@@ -274,7 +276,8 @@ class Dispatcher:
                 else:
                     return  # deleted, run or rescheduled meanwhile
             if summary is not None:
-                sent = await self.delivery.send(task, queue, summary, entry.deadline)
+                began = functools.partial(self._sending, entry)
+                sent = await self.delivery.send(task, queue, summary, entry.deadline, began)
         finally:
             self._release(entry)
         # Released first: the task a failure reschedules is no longer in flight.

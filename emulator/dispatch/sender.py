@@ -4,6 +4,10 @@ The attempt's deadline is not the sender's business: it follows the emulator's c
 (see `emulator.dispatch.delivery`), which cancels a send that outlives it. aiohttp is
 imported with the first session, not with this module: the server loads it off the
 start-up path (see `emulator.compose`).
+
+`Sender` does this work on the caller's event loop; `emulator.dispatch.process_sender`
+has the same interface (`RequestSender`) and runs this same `Sender` in a process of its
+own (`emulator.dispatch.sender_child`), so that delivery's HTTP work has a core of its own.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import errno
 import ipaddress
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from emulator.core.errors import Code
@@ -67,6 +72,7 @@ class Outcome:
     error_code: Code = Code.OK
     at: datetime | None = None  # when it ended, if not when it was reported (a deadline)
     body: bytes = b""  # the answer's first RESPONSE_BODY_KEPT bytes
+    refused: str | None = None  # the URL whose connection was refused (`container_hint`)
 
     @property
     def succeeded(self) -> bool:
@@ -83,7 +89,26 @@ class Outcome:
         return f"status={self.status}" + (f" error={self.error}" if self.error else "")
 
 
+class RequestSender(Protocol):
+    """What delivery sends with: `Sender` here, or `ProcessSender` in a process of its own."""
+
+    async def send(
+        self,
+        request: OutgoingRequest,
+        routes: RouteTable | None = None,
+        began: Callable[[], None] | None = None,
+    ) -> Outcome:
+        """Put `request` on the wire (with `routes`, to its route's local base); what came
+        of it. `began()` is called once the request is handed to the wire (the dispatcher
+        counts attempts not yet begun)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class Sender:
+    """Sends on the running event loop."""
+
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._http: Any = None  # the aiohttp module, once a session exists
@@ -109,9 +134,24 @@ class Sender:
             await self._session.close()
             self._session = None
 
-    async def send(self, request: OutgoingRequest, routes: RouteTable | None = None) -> Outcome:
+    async def send(
+        self,
+        request: OutgoingRequest,
+        routes: RouteTable | None = None,
+        began: Callable[[], None] | None = None,
+    ) -> Outcome:
         """Send `request`; with `routes`, to the local base of the route its URL (and each
         redirect's) matches (`_send_routed`)."""
+        if began is not None:
+            began()
+        outcome = await self.exchange(request, routes)
+        if outcome.refused:
+            container_hint(outcome.refused)
+        return outcome
+
+    async def exchange(self, request: OutgoingRequest, routes: RouteTable | None = None) -> Outcome:
+        """The request on the wire and its answer read: the one mapping of an
+        OutgoingRequest (and the routes) to aiohttp's requests."""
         session = self._client()
         aiohttp = self._http
         try:
@@ -138,10 +178,14 @@ class Sender:
         except (aiohttp.InvalidURL, ValueError) as error:
             return Outcome(error=f"invalid URL: {error}", error_code=Code.INVALID_ARGUMENT)
         except aiohttp.ClientConnectorError as error:
-            if not _container_hint.settled and _refused(error.os_error):
-                # (a routed request's refused address is its local base's)
-                _container_hint(f"http://{error.host}:{error.port}" if routes else request.url)
-            return Outcome(error=f"cannot connect: {error.os_error}", error_code=Code.UNAVAILABLE)
+            refused = None
+            if _refused(error.os_error):  # (a routed request's address is its local base's)
+                refused = f"http://{error.host}:{error.port}" if routes else request.url
+            return Outcome(
+                error=f"cannot connect: {error.os_error}",
+                error_code=Code.UNAVAILABLE,
+                refused=refused,
+            )
         except (aiohttp.ClientError, OSError) as error:
             return Outcome(error=f"{type(error).__name__}: {error}", error_code=Code.UNAVAILABLE)
 
@@ -272,3 +316,10 @@ def _log_hint(scheme: str, netloc: str, host: str, port: int | None) -> None:
 
 
 _container_hint = _ContainerHint()
+
+
+def container_hint(url: str) -> None:
+    """A task to `url` was refused: the hint, if this is the first refused loopback
+    address in a container (delivery's process only; a sender process reports refusals)."""
+    if not _container_hint.settled:
+        _container_hint(url)
