@@ -188,11 +188,11 @@ def _measure(
 
 def _write_docs(path: Path, results: dict[str, Any], table: str) -> None:
     """The table, with its date and machine, between the markers of `path`."""
-    runs = (
-        "a --quick smoke run (1 run, smaller sizes)"
-        if results["quick"]
-        else (f"medians (ranges) of {results['runs']} interleaved runs a row")
-    )
+    if results["quick"]:
+        runs = "a --quick smoke run (one run, smaller sizes: it shows that each row runs, "
+        runs += "not how fast)"
+    else:
+        runs = f"medians (ranges) of {results['runs']} interleaved runs a row"
     text = (
         f"Measured {results['date'][:10]} by `python bench/run.py`, {runs}, on "
         f"{results['machine']}:\n\n{table}\n"
