@@ -6,10 +6,13 @@ server and an aiohttp app answering a canned task of the same shape), and any va
 asked for. Against each, on a paused queue (nothing is delivered meanwhile):
 
 - sync: one sequential `CloudTasksClient`;
+- stub1: a bare sync gRPC stub with a pre-serialized request, sequential (the server's
+  cost a call, with the least client work);
+- threads8: one `CloudTasksClient` shared by 8 threads;
 - async64: `CloudTasksAsyncClient`, 64 calls in flight;
 - stub64: a bare grpc.aio stub with a pre-serialized request, 64 in flight (the server's
   cost alone);
-- rest: one sequential REST `CloudTasksClient`.
+- rest: one sequential REST `CloudTasksClient` (servers with REST only).
 
     python bench/bench_create_task.py [--runs 5] [--calls 3000] [--modes sync,rest]
         [--variant NAME=FLAGS] [--src NAME=PATH] [--peer] [--json out.json]
@@ -21,6 +24,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -36,7 +40,8 @@ from google.cloud.tasks_v2.types import cloudtasks, task
 
 PARENT = "projects/bench/locations/us-central1"
 BODY = b"x" * 100
-MODES = ("sync", "async64", "stub64", "rest")
+MODES = ("sync", "stub1", "threads8", "async64", "stub64", "rest")
+THREADS = 8
 NULL = "do-nothing server"
 
 
@@ -75,6 +80,13 @@ def measure(served: Served, calls: int, modes: tuple[str, ...] = MODES) -> dict[
     if "sync" in modes:
         queue = _setup(client, "sync")
         rates["sync"] = _timed(calls, lambda: _repeat(calls, client, queue))
+    if "stub1" in modes:
+        queue = _setup(client, "stub1")
+        rates["stub1"] = _stub_sequential_rate(served.grpc_target, queue, calls)
+    if "threads8" in modes:
+        queue = _setup(client, "threads")
+        count = calls // THREADS * THREADS
+        rates["threads8"] = _timed(count, lambda: _threads(count, client, queue))
     if "async64" in modes:
         queue = _setup(client, "async")
         rates["async64"] = asyncio.run(_async_rate(served.grpc_target, queue, calls))
@@ -91,6 +103,33 @@ def measure(served: Served, calls: int, modes: tuple[str, ...] = MODES) -> dict[
         count = calls // 2
         rates["rest"] = _timed(count, lambda: _repeat(count, rest, queue))
     return rates
+
+
+def _threads(calls: int, client: tasks_v2.CloudTasksClient, queue: str) -> None:
+    workers = [
+        threading.Thread(target=_repeat, args=(calls // THREADS, client, queue))
+        for _ in range(THREADS)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def _stub_sequential_rate(target: str, queue: str, calls: int) -> float:
+    raw = cloudtasks.CreateTaskRequest.serialize(cloudtasks.CreateTaskRequest(_request(queue)))
+    with grpc.insecure_channel(target) as channel:
+        call = channel.unary_unary(
+            "/google.cloud.tasks.v2.CloudTasks/CreateTask",
+            request_serializer=lambda b: b,
+            response_deserializer=task.Task.pb().FromString,
+        )
+
+        def repeat() -> None:
+            for _ in range(calls):
+                call(raw)
+
+        return _timed(calls, repeat)
 
 
 async def _in_flight(calls: int, one: Callable[[], Awaitable[Any]], width: int = 64) -> float:

@@ -7,6 +7,8 @@ Benchmarks are scripts, not tests: they may poll and sleep, and print figures.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import contextlib
 import os
 import re
@@ -27,9 +29,14 @@ from typing import Any
 import grpc
 import requests
 from google.cloud import tasks_v2
-from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+from google.cloud.tasks_v2.services.cloud_tasks.transports import (
+    CloudTasksGrpcAsyncIOTransport,
+    CloudTasksGrpcTransport,
+)
 
 HERE = Path(__file__).resolve().parent
+# The Go emulator (aertje/cloud-tasks-emulator v1.2.0), built beside the project's checkouts.
+GO_PEER = HERE.parent.parent / "shared" / "peers" / "aertje-v1.2.0" / "cloud-tasks-emulator"
 READY = re.compile(r"ready.*?: gRPC (\S+), HTTP (\S+)\.")
 
 
@@ -120,6 +127,29 @@ def target_process() -> Iterator[str]:
         process.wait()
 
 
+def create_tasks(target: str, queues: Sequence[str], task: dict[str, Any], total: int) -> None:
+    """`total` CreateTask calls from a `CloudTasksAsyncClient` at `target`, 64 in flight,
+    to `queues` in turn."""
+    asyncio.run(_create_tasks(target, queues, task, total))
+
+
+async def _create_tasks(
+    target: str, queues: Sequence[str], task: dict[str, Any], total: int, width: int = 64
+) -> None:
+    channel = grpc.aio.insecure_channel(target)
+    client = tasks_v2.CloudTasksAsyncClient(
+        transport=CloudTasksGrpcAsyncIOTransport(channel=channel)
+    )
+    numbers = iter(range(total))
+
+    async def worker() -> None:
+        for number in numbers:
+            await client.create_task(parent=queues[number % len(queues)], task=task)
+
+    await asyncio.gather(*(worker() for _ in range(width)))
+    await channel.close()
+
+
 def summary(values: Sequence[float], fmt: str = "{:.0f}") -> str:
     """`median (min–max)` of a few runs."""
     return (
@@ -201,7 +231,9 @@ class Variant:
     - "null": the do-nothing grpc.aio and aiohttp servers (bench/null_server.py), which
       answer canned messages; "null-bare": grpc.aio alone, no message types;
     - "peer": the old Python emulator (gcloud-tasks-emulator from PyPI), run by `python`,
-      the interpreter of a virtual environment it is installed in (see `peer_python`).
+      the interpreter of a virtual environment it is installed in (see `peer_python`);
+    - "go": the Go emulator (aertje/cloud-tasks-emulator), the binary `go_binary`, run from
+      a copy of its folder (it reads oidc.key and oidc.cert from its working directory).
     """
 
     name: str
@@ -209,6 +241,7 @@ class Variant:
     flags: list[str] = field(default_factory=list)
     src: str | None = None  # another checkout's sources, on PYTHONPATH
     python: str | None = None  # the peer's interpreter
+    go_binary: str | None = None  # the Go peer's binary
 
     @property
     def has_rest(self) -> bool:
@@ -222,10 +255,14 @@ class Variant:
             if not k.startswith("CLOUD_TASKS_EMULATOR") and k != "PYTHONDONTWRITEBYTECODE"
         }
         grpc_port, http_port = free_port(), free_port()
+        cwd = _go_folder(self.go_binary) if self.kind == "go" and self.go_binary else None
+        commands = self._commands(grpc_port, http_port)
         began = time.perf_counter()
         processes = [
-            subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-            for c in self._commands(grpc_port, http_port)
+            subprocess.Popen(
+                c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd
+            )
+            for c in commands
         ]
         try:
             first = wait_for_grpc(f"127.0.0.1:{grpc_port}", began)
@@ -249,6 +286,10 @@ class Variant:
             return [[*null, "grpc", str(grpc_port)], [*null, "rest", str(http_port)]]
         if self.kind == "null-bare":
             return [[*null, "grpc-bare", str(grpc_port)]]
+        if self.kind == "go":
+            assert self.go_binary is not None
+            binary = Path(_go_folder(self.go_binary)) / Path(self.go_binary).name
+            return [[str(binary), "-host", "127.0.0.1", "-port", str(grpc_port)]]
         if self.kind == "peer":
             assert self.python is not None
             return [
@@ -269,6 +310,21 @@ class Variant:
             "from emulator.cli import main; main()"
         )
         return [sys.executable, "-c", code]
+
+
+_GO_FOLDERS: dict[str, str] = {}
+
+
+def _go_folder(binary: str) -> str:
+    """A writable copy of the Go peer's folder (binary, oidc.key, oidc.cert), made once a
+    run and removed at exit: the shared build has no write bits."""
+    if binary not in _GO_FOLDERS:
+        copy = Path(tempfile.mkdtemp(prefix="cloud-tasks-go-peer-")) / "peer"
+        shutil.copytree(Path(binary).parent, copy)
+        copy.chmod(0o755)
+        _GO_FOLDERS[binary] = str(copy)
+        atexit.register(shutil.rmtree, copy.parent, ignore_errors=True)
+    return _GO_FOLDERS[binary]
 
 
 def _wait_for_http(url: str, timeout: float = 30) -> None:
@@ -313,11 +369,23 @@ def add_variant_arguments(parser: Any) -> None:
         help="also the old Python emulator (gcloud-tasks-emulator 0.6.2, installed from PyPI "
         "into a virtual environment of its own on first use)",
     )
+    parser.add_argument(
+        "--go-peer",
+        metavar="PATH",
+        default=None,
+        help="the Go emulator's binary (aertje/cloud-tasks-emulator), run from a copy of its "
+        f"folder; default {GO_PEER.relative_to(HERE.parent.parent)} beside the repository when "
+        "present; '' leaves it out",
+    )
 
 
 def emulator_variants(args: Any) -> list[Variant]:
-    """This checkout's emulator, then what --variant, --src and --peer ask for."""
+    """This checkout's emulator, the Go peer (unless absent or --go-peer ''), then what
+    --variant, --src and --peer ask for."""
     variants = [Variant("emulator")]
+    go = go_peer_binary(args.go_peer)
+    if go is not None:
+        variants.append(Variant(GO_NAME, kind="go", go_binary=go))
     for spec in args.variant:
         name, _, flags = spec.partition("=")
         variants.append(Variant(name, flags=shlex.split(flags)))
@@ -327,3 +395,21 @@ def emulator_variants(args: Any) -> list[Variant]:
     if args.peer:
         variants.append(Variant("old Python peer", kind="peer", python=peer_python()))
     return variants
+
+
+GO_NAME = "Go peer"
+
+
+def go_peer_binary(asked: str | None) -> str | None:
+    """The Go peer's binary: `asked` (it must exist), or the shared build when present
+    (when absent, a one-line note says its column is skipped); None for --go-peer ''."""
+    if asked == "":
+        return None
+    if asked is not None:
+        if not Path(asked).is_file():
+            raise SystemExit(f"--go-peer {asked}: no such file")
+        return str(Path(asked).resolve())
+    if GO_PEER.is_file():
+        return str(GO_PEER)
+    print(f"note: no Go peer at {GO_PEER} (--go-peer PATH): its column is skipped", flush=True)
+    return None

@@ -83,6 +83,10 @@ def duration(td: timedelta) -> pb.Message:
 
 def set_duration(d: pb.Message, td: timedelta) -> None:
     """`d` = `td`, exactly, as protobuf normalizes it (the nanos take the seconds' sign)."""
+    if td.days >= 0:  # every stored duration: seconds and microseconds are never negative
+        d.seconds = td.days * 86400 + td.seconds
+        d.nanos = td.microseconds * 1000
+        return
     micros = (td.days * 86400 + td.seconds) * 1_000_000 + td.microseconds
     seconds, rest = divmod(abs(micros), 1_000_000)
     sign = -1 if micros < 0 else 1
@@ -364,24 +368,29 @@ def size_bound(task: Task) -> int:
 
 
 def _task_pb(task: Task, *, full: bool) -> pb.Message:
-    msg = pb.Task(
-        name=str(task.name),
-        dispatch_count=task.dispatch_count,
-        response_count=task.response_count,
-        view=View.FULL if full else View.BASIC,
-    )
+    # Every CreateTask answer and every listed task is built here: fields are set one by
+    # one on a new message (faster than the keyword constructor), and a zero or empty
+    # value, which proto3 leaves out anyway, is not set at all.
+    msg = pb.Task()
+    msg.name = str(task.name)
+    msg.view = View.FULL if full else View.BASIC
+    if task.dispatch_count:
+        msg.dispatch_count = task.dispatch_count
+    if task.response_count:
+        msg.response_count = task.response_count
     set_timestamp(msg.schedule_time, task.schedule_time)
     set_timestamp(msg.create_time, task.create_time)
     set_duration(msg.dispatch_deadline, task.dispatch_deadline)
     request = task.request
-    body = request.body if full else b""
     if isinstance(request, HttpRequest):
         http = msg.http_request
         http.url = request.url
         http.http_method = request.http_method
         _set_headers(http.headers, request.headers)
-        http.body = body
-        _set_token(http, request.token)
+        if full and request.body:
+            http.body = request.body
+        if request.token is not None:
+            _set_token(http, request.token)
     else:
         ae = msg.app_engine_http_request
         ae.http_method = request.http_method
@@ -389,7 +398,8 @@ def _task_pb(task: Task, *, full: bool) -> pb.Message:
             ae.app_engine_routing.CopyFrom(routing_to_pb(request.routing))
         ae.relative_uri = request.relative_uri
         _set_headers(ae.headers, request.headers)
-        ae.body = body
+        if full and request.body:
+            ae.body = request.body
     if task.first_attempt is not None:
         msg.first_attempt.CopyFrom(attempt_to_pb(task.first_attempt))
     if task.last_attempt is not None:
