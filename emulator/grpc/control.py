@@ -16,7 +16,7 @@ from emulator.core import errors
 from emulator.core.rough_edges import RoughEdges, RoughEdgesState
 from emulator.grpc.server import nothing_to_commit, unary_handler
 from emulator.service.control import DEFAULT_ADVANCE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Control
-from emulator.service.convert import duration, timestamp, to_datetime, to_timedelta
+from emulator.service.times import duration, timestamp, to_datetime, to_timedelta
 from emulator.store.records import Attempt
 
 

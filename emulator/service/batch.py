@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.core import errors, limits
-from emulator.service import convert, pb, status
+from emulator.service import pb, status, times
 from emulator.service.service import CloudTasksService
 from emulator.store.names import QueueName, TaskName, parse_operation_name
 
@@ -81,7 +81,7 @@ class BatchService:
         if request.request_id and earlier is not None:
             return pb.Operation.FromString(earlier)
         metadata_type = kind.metadata_type
-        metadata = metadata_type(start_time=convert.timestamp(self.store.clock.now()))
+        metadata = metadata_type(start_time=times.timestamp(self.store.clock.now()))
         response = kind.response_type()
         for index in range(count):
             try:
@@ -91,7 +91,7 @@ class BatchService:
             else:
                 if kind.results_field:
                     getattr(response, kind.results_field).append(result)
-        metadata.end_time.CopyFrom(convert.timestamp(self.store.clock.now()))
+        metadata.end_time.CopyFrom(times.timestamp(self.store.clock.now()))
         states = metadata_type.State
         operation = pb.Operation(
             name=f"{parent.parent}/operations/{os.urandom(16).hex()}", done=True

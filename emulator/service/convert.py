@@ -8,11 +8,19 @@ read shows the full configuration.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from emulator.core import errors
 from emulator.service import pb
+from emulator.service.times import (
+    duration,
+    set_duration,
+    set_timestamp,
+    timestamp,
+    to_datetime,
+    to_timedelta,
+)
 from emulator.store import defaults
 from emulator.store.names import QueueName, TaskName
 from emulator.store.records import (
@@ -37,60 +45,6 @@ from emulator.store.records import (
 )
 
 E = TypeVar("E", bound=enum.IntEnum)
-
-# -- well-known types ------------------------------------------------------------------
-
-
-def to_datetime(ts: pb.Message) -> datetime:
-    try:
-        dt: datetime = ts.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise errors.InvalidArgument(
-            f"Timestamp out of range: {ts.seconds}s {ts.nanos}ns."
-        ) from None
-    return dt
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def timestamp(dt: datetime) -> pb.Message:
-    ts = pb.Timestamp()
-    set_timestamp(ts, dt)
-    return ts
-
-
-def set_timestamp(ts: pb.Message, dt: datetime) -> None:
-    """`ts` = `dt`, exactly (integer arithmetic: a few times faster than FromDatetime)."""
-    delta = dt - _EPOCH
-    ts.seconds = delta.days * 86400 + delta.seconds
-    ts.nanos = delta.microseconds * 1000
-
-
-def to_timedelta(d: pb.Message) -> timedelta:
-    try:
-        td: timedelta = d.ToTimedelta()
-    except (ValueError, OverflowError):
-        raise errors.InvalidArgument(f"Duration out of range: {d.seconds}s {d.nanos}ns.") from None
-    return td
-
-
-def duration(td: timedelta) -> pb.Message:
-    d = pb.Duration()
-    set_duration(d, td)
-    return d
-
-
-def set_duration(d: pb.Message, td: timedelta) -> None:
-    """`d` = `td`, exactly, as protobuf normalizes it (the nanos take the seconds' sign)."""
-    if td.days >= 0:  # every stored duration: seconds and microseconds are never negative
-        d.seconds = td.days * 86400 + td.seconds
-        d.nanos = td.microseconds * 1000
-        return
-    micros = (td.days * 86400 + td.seconds) * 1_000_000 + td.microseconds
-    seconds, rest = divmod(abs(micros), 1_000_000)
-    sign = -1 if micros < 0 else 1
-    d.seconds, d.nanos = sign * seconds, sign * rest * 1000
 
 
 def _enum(kind: type[E], value: int, field: str) -> E:

@@ -25,7 +25,7 @@ from google.protobuf import field_mask_pb2, json_format
 from emulator.core import errors
 from emulator.core.durations import format_duration
 from emulator.dispatch.view import DeliveryView
-from emulator.service import convert, pb
+from emulator.service import pb, times
 from emulator.store import Store
 from emulator.store.names import QueueName
 from emulator.store.records import Queue
@@ -73,7 +73,7 @@ def queue_stats(store: Store, delivery: DeliveryView, name: QueueName) -> dict[s
     )
     if tasks:
         stats.oldest_estimated_arrival_time.CopyFrom(
-            convert.timestamp(min(t.schedule_time for t in tasks))
+            times.timestamp(min(t.schedule_time for t in tasks))
         )
     stats_json: dict[str, Any] = json_format.MessageToDict(stats)
     return stats_json
@@ -97,7 +97,7 @@ def beta_fields(
         if field not in beta:
             values[path] = None
             continue
-        value = convert.to_timedelta(_duration_pb(beta[field], path))
+        value = times.to_timedelta(_duration_pb(beta[field], path))
         if not low <= value <= high:
             raise errors.InvalidArgument(
                 f"Queue.{path} must be between {format_duration(low)} and {format_duration(high)}, "
